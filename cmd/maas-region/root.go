@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"maasgo/region/store"
+)
+
+// dbOpts are the flags every command that opens the database shares.
+type dbOpts struct {
+	database string
+	stateDir string
+	logLevel string
+}
+
+func newRootCmd() *cobra.Command {
+	var o dbOpts
+	root := &cobra.Command{
+		Use:           "maas-region",
+		Short:         "The MAAS region: API, metadata server and machine life-cycle",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&o.database, "database", os.Getenv("MAAS_REGION_DATABASE"),
+		"database URL: postgres://user:pass@host/db, or sqlite://PATH (default: SQLite under --state-dir; env MAAS_REGION_DATABASE)")
+	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for the SQLite database and other state (env MAAS_REGION_STATE_DIR)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServeCmd(&o), newCreateAdminCmd(&o), newAPIKeyCmd(&o), newMigrateCmd(&o))
+	return root
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("MAAS_REGION_STATE_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/maas-region"
+	}
+	if d, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(d, ".local", "state", "maas-region")
+	}
+	return "maas-region-state"
+}
+
+func (o *dbOpts) open(ctx context.Context) (*store.Store, error) {
+	st, err := store.Open(ctx, o.database, o.stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (o *dbOpts) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(o.logLevel))); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", o.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}

@@ -1,0 +1,516 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"maasgo/region/config"
+	"maasgo/region/lifecycle"
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// details loads what the machines' JSON needs beyond their rows, in a few queries whatever
+// the number of machines.
+func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error) {
+	ids := make([]int64, len(ms))
+	for i := range ms {
+		ids[i] = ms[i].ID
+	}
+	ifs, err := tx.Interfaces(ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]machineDetails, len(ms))
+	for _, id := range ids {
+		out[id] = machineDetails{Interfaces: ifs[id]}
+	}
+	return out, nil
+}
+
+func readMachines(req *request) (any, error) {
+	p := req.params
+	f := store.MachineFilter{Hostnames: p.List("hostname"), SystemIDs: append(p.List("system_id"), p.List("id")...)}
+	for _, v := range p.List("status") {
+		st, err := wire.ParseNodeStatus(v)
+		if err != nil {
+			return nil, fieldError("status", err.Error())
+		}
+		f.Statuses = append(f.Statuses, st)
+	}
+	var out []map[string]any
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		ms, err := tx.Machines(f)
+		if err != nil {
+			return err
+		}
+		det, err := details(tx, ms)
+		if err != nil {
+			return err
+		}
+		out = make([]map[string]any, len(ms))
+		for i := range ms {
+			out[i] = renderMachine(&ms[i], det[ms[i].ID])
+		}
+		return nil
+	})
+	return out, err
+}
+
+// loadMachine reads the machine named in the path, with a 404 naming it when it is unknown.
+func loadMachine(tx *store.Tx, req *request) (*store.Machine, error) {
+	id := req.path["system_id"]
+	m, err := tx.MachineBySystemID(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("No machine with system ID %s.", id)
+	}
+	return m, err
+}
+
+// viewMachine renders one machine after a change.
+func viewMachine(tx *store.Tx, m *store.Machine) (map[string]any, error) {
+	fresh, err := tx.MachineByID(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	det, err := details(tx, []store.Machine{*fresh})
+	if err != nil {
+		return nil, err
+	}
+	return renderMachine(fresh, det[fresh.ID]), nil
+}
+
+func readMachine(req *request) (any, error) {
+	var out map[string]any
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func powerParameters(p *Params) (map[string]any, error) {
+	raw := strings.TrimSpace(p.Get("power_parameters"))
+	if raw == "" {
+		return nil, nil
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return nil, fieldError("power_parameters", "Must be a JSON object: "+err.Error())
+	}
+	return v, nil
+}
+
+func createMachine(req *request) (any, error) {
+	p := req.params
+	deployed, err := p.Bool("deployed", false)
+	if err != nil {
+		return nil, err
+	}
+	commission, err := p.Bool("commission", !deployed)
+	if err != nil {
+		return nil, err
+	}
+	if deployed && commission && p.Has("commission") {
+		return nil, fieldError("commission", "A machine created deployed cannot also start commissioning.")
+	}
+	pp, err := powerParameters(p)
+	if err != nil {
+		return nil, err
+	}
+	opts := lifecycle.CreateOptions{
+		Hostname: p.Get("hostname"), Domain: p.Get("domain"), Architecture: p.Get("architecture"),
+		MACs: p.List("mac_addresses"), PowerType: p.Get("power_type"), PowerParameters: pp,
+		Description: p.Get("description"), Deployed: deployed, Commission: commission && !deployed,
+	}
+	var out map[string]any
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := lifecycle.CreateMachine(tx, opts, req.user)
+		if err != nil {
+			return err
+		}
+		if opts.Commission {
+			if err := lifecycle.StartCommissioning(tx, m, commissionOptions(p), req.user); err != nil {
+				return err
+			}
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+// commissionOptions reads the commissioning fields shared by machines create and commission.
+func commissionOptions(p *Params) lifecycle.CommissionOptions {
+	return lifecycle.CommissionOptions{
+		CommissioningScripts: p.List("commissioning_scripts"),
+		TestingScripts:       p.List("testing_scripts"),
+	}
+}
+
+func allocateMachine(req *request) (any, error) {
+	p := req.params
+	c := lifecycle.Constraints{SystemID: p.Get("system_id"), Hostname: p.Get("name"), Arch: p.Get("arch"), Tags: p.List("tags")}
+	if c.Hostname == "" {
+		c.Hostname = p.Get("hostname")
+	}
+	cpu, err := p.Int("cpu_count", 0)
+	if err != nil {
+		return nil, err
+	}
+	mem, err := p.Int("mem", 0)
+	if err != nil {
+		return nil, err
+	}
+	c.MinCPU, c.MinMemMB = int(cpu), mem
+	var out map[string]any
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := lifecycle.Allocate(tx, c, req.user)
+		if err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func isRegistered(req *request) (any, error) {
+	macs := req.params.List("mac_address")
+	if len(macs) == 0 {
+		return nil, fieldError("mac_address", "This field is required.")
+	}
+	found := false
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		for _, raw := range macs {
+			mac, err := lifecycle.NormalizeMAC(raw)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.InterfaceByMAC(mac); err == nil {
+				found = true
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+func updateMachine(req *request) (any, error) {
+	p := req.params
+	pp, err := powerParameters(p)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if p.Has("hostname") {
+			h := strings.ToLower(strings.TrimSpace(p.Get("hostname")))
+			if err := lifecycle.ValidateHostname(h); err != nil {
+				return err
+			}
+			if h != m.Hostname {
+				if taken, err := tx.Machines(store.MachineFilter{Hostnames: []string{h}}); err != nil {
+					return err
+				} else if len(taken) > 0 {
+					return fieldError("hostname", "Node with this Hostname already exists.")
+				}
+			}
+			m.Hostname = h
+		}
+		if p.Has("description") {
+			m.Description = p.Get("description")
+		}
+		if p.Has("domain") {
+			m.Domain = p.Get("domain")
+		}
+		if p.Has("architecture") {
+			if m.Architecture, err = lifecycle.NormalizeArchitecture(p.Get("architecture")); err != nil {
+				return err
+			}
+		}
+		if p.Has("power_type") {
+			pt := p.Get("power_type")
+			if !contains(lifecycle.PowerTypes, pt) {
+				return fieldError("power_type", fmt.Sprintf("%q is not a known power type (one of %s)", pt, strings.Join(lifecycle.PowerTypes, ", ")))
+			}
+			m.PowerType = pt
+		}
+		if pp != nil {
+			m.PowerParameters = pp
+		}
+		if err := tx.UpdateMachine(m); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func deleteMachine(req *request) (any, error) {
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if m.Locked {
+			return lifecycle.StateErrorf("Cannot delete %s: the machine is locked.", m.Hostname)
+		}
+		return tx.DeleteMachine(m.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return noContent{}, nil
+}
+
+func getToken(req *request) (any, error) {
+	var tok *store.Token
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		tok, err = tx.NodeToken(m.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"token_key": tok.TokenKey, "token_secret": tok.TokenSecret, "consumer_key": tok.ConsumerKey}, nil
+}
+
+func deployMachine(req *request) (any, error) {
+	p := req.params
+	kvm, err := p.Bool("install_kvm", false)
+	if err != nil {
+		return nil, err
+	}
+	hwSync, err := p.Bool("enable_hw_sync", false)
+	if err != nil {
+		return nil, err
+	}
+	opts := lifecycle.DeployOptions{OSystem: p.Get("osystem"), DistroSeries: p.Get("distro_series"),
+		HWEKernel: p.Get("hwe_kernel"), InstallKVM: kvm, EnableHWSync: hwSync}
+	if ud := strings.TrimSpace(p.Get("user_data")); ud != "" {
+		b, err := base64.StdEncoding.DecodeString(ud)
+		if err != nil {
+			return nil, fieldError("user_data", "Must be base64-encoded: "+err.Error())
+		}
+		opts.UserData = b
+	}
+	var out map[string]any
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if opts.OSystem == "" {
+			v, err := config.Get(tx, "default_osystem")
+			if err != nil {
+				return err
+			}
+			opts.OSystem = fmt.Sprint(v)
+		}
+		if opts.DistroSeries == "" {
+			v, err := config.Get(tx, "default_distro_series")
+			if err != nil {
+				return err
+			}
+			opts.DistroSeries = fmt.Sprint(v)
+		}
+		if err := lifecycle.Deploy(tx, m, req.user, opts); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func releaseMachine(req *request) (any, error) {
+	var out map[string]any
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if err := lifecycle.Release(tx, m, req.user, req.params.Get("comment")); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func readInterfaces(req *request) (any, error) {
+	var out []interfaceJSON
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		ifs, err := tx.Interfaces(m.ID)
+		out = renderInterfaces(m.SystemID, ifs[m.ID])
+		return err
+	})
+	return out, err
+}
+
+// loadInterface reads the machine and interface named in the path.
+func loadInterface(tx *store.Tx, req *request) (*store.Machine, *store.Interface, error) {
+	m, err := loadMachine(tx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := strconv.ParseInt(req.path["id"], 10, 64)
+	if err != nil {
+		return nil, nil, notFoundf("No interface %q on %s.", req.path["id"], m.SystemID)
+	}
+	i, err := tx.InterfaceByID(m.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, notFoundf("No interface %d on %s.", id, m.SystemID)
+	}
+	return m, i, err
+}
+
+func readInterface(req *request) (any, error) {
+	var out interfaceJSON
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, i, err := loadInterface(tx, req)
+		if err != nil {
+			return err
+		}
+		out = renderInterfaces(m.SystemID, []store.Interface{*i})[0]
+		return nil
+	})
+	return out, err
+}
+
+var deployedInterfaceFields = map[string]bool{"name": true, "mac_address": true, "link_connected": true,
+	"link_speed": true, "interface_speed": true}
+
+func updateInterface(req *request) (any, error) {
+	p := req.params
+	var out interfaceJSON
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, i, err := loadInterface(tx, req)
+		if err != nil {
+			return err
+		}
+		switch m.Status {
+		case wire.NodeNew, wire.NodeReady, wire.NodeFailedTesting, wire.NodeAllocated, wire.NodeBroken, wire.NodeDeployed:
+		default:
+			return conflict("Cannot update interface %s because the machine is %s; it must be New, Ready, Failed testing, Allocated, Broken or Deployed.", i.Name, m.Status.Label())
+		}
+		if m.Status == wire.NodeDeployed {
+			for k := range p.Values {
+				if k != "op" && !strings.HasPrefix(k, "oauth_") && !deployedInterfaceFields[k] {
+					return fieldError(k, "Cannot be changed while the machine is deployed; only name, mac_address, link_connected, link_speed and interface_speed can.")
+				}
+			}
+		}
+		errs := validationError{}
+		wasConnected := i.LinkConnected
+		if p.Has("name") {
+			name := strings.TrimSpace(p.Get("name"))
+			if name == "" || len(name) > 15 || strings.ContainsAny(name, " /:") {
+				errs["name"] = []string{fmt.Sprintf("%q is not a valid interface name.", name)}
+			}
+			i.Name = name
+		}
+		if p.Has("mac_address") {
+			mac, err := lifecycle.NormalizeMAC(p.Get("mac_address"))
+			if err != nil {
+				errs["mac_address"] = []string{err.(*lifecycle.FieldError).Msg}
+			}
+			i.MACAddress = mac
+		}
+		if p.Has("link_connected") {
+			b, err := p.Bool("link_connected", i.LinkConnected)
+			if errs.add(err) != nil {
+				return err
+			}
+			i.LinkConnected = b
+		}
+		for _, f := range []struct {
+			name string
+			dst  *int64
+		}{{"link_speed", &i.LinkSpeed}, {"interface_speed", &i.InterfaceSpeed}} {
+			if !p.Has(f.name) {
+				continue
+			}
+			n, err := p.Int(f.name, 0)
+			if err == nil && n < 0 {
+				err = fieldError(f.name, "Ensure this value is greater than or equal to 0.")
+			}
+			if err != nil {
+				if errs.add(err) != nil {
+					return err
+				}
+				continue
+			}
+			*f.dst = n
+		}
+		if p.Has("mtu") {
+			n, err := p.Int("mtu", 0)
+			if err == nil && (n < 552 || n > 65535) {
+				err = fieldError("mtu", "Ensure this value is between 552 and 65535.")
+			}
+			if err != nil {
+				if errs.add(err) != nil {
+					return err
+				}
+			} else {
+				i.MTU = int(n)
+			}
+		}
+		if p.Has("tags") {
+			i.Tags = p.List("tags")
+		}
+		if !wasConnected && !i.LinkConnected && p.Has("link_speed") && i.LinkSpeed != 0 {
+			errs["link_speed"] = append(errs["link_speed"], "link_speed cannot be set when link_connected is false.")
+		}
+		if len(errs) > 0 {
+			return errs
+		}
+		if !i.LinkConnected {
+			i.LinkSpeed = 0
+		}
+		if err := tx.UpdateInterface(i); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fieldError("name", fmt.Sprintf("Another interface of %s has this name or MAC address.", m.Hostname))
+			}
+			return err
+		}
+		out = renderInterfaces(m.SystemID, []store.Interface{*i})[0]
+		return nil
+	})
+	return out, err
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

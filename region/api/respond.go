@@ -1,0 +1,156 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"maasgo/region/lifecycle"
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// httpError is an error with the status and the plain-text body the client sees.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) error { return errorf(http.StatusBadRequest, format, args...) }
+func forbidden(format string, args ...any) error  { return errorf(http.StatusForbidden, format, args...) }
+func notFoundf(format string, args ...any) error  { return errorf(http.StatusNotFound, format, args...) }
+func conflict(format string, args ...any) error   { return errorf(http.StatusConflict, format, args...) }
+
+// validationError is a 400 whose body is a JSON map of field → messages, as upstream's forms
+// answer.
+type validationError map[string][]string
+
+func (v validationError) Error() string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+": "+strings.Join(v[k], " "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func fieldError(field, msg string) error { return validationError{field: {msg}} }
+
+// add merges another validation error's fields into v.
+func (v validationError) add(err error) error {
+	var o validationError
+	if errors.As(err, &o) {
+		for k, msgs := range o {
+			v[k] = append(v[k], msgs...)
+		}
+		return nil
+	}
+	return err
+}
+
+// Response kinds a handler may return besides a value to render as JSON.
+type (
+	// textResponse is a 200 text/plain body (upstream's "OK").
+	textResponse string
+	// noContent is a 204 (delete).
+	noContent struct{}
+	// rawResponse is a body with its own content type.
+	rawResponse struct {
+		contentType string
+		body        []byte
+		filename    string
+	}
+)
+
+func (s *Server) writeValue(w http.ResponseWriter, v any) {
+	switch v := v.(type) {
+	case textResponse:
+		writeText(w, http.StatusOK, string(v))
+	case noContent:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusNoContent)
+	case rawResponse:
+		w.Header().Set("Content-Type", v.contentType)
+		if v.filename != "" {
+			w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", v.filename))
+		}
+		w.WriteHeader(http.StatusOK)
+		w.Write(v.body)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(msg))
+}
+
+// writeError renders err for the client and logs server faults.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	var ve validationError
+	var fe *lifecycle.FieldError
+	var se *lifecycle.StateError
+	var pe *lifecycle.PermissionError
+	switch {
+	case errors.As(err, &fe):
+		writeJSON(w, http.StatusBadRequest, map[string][]string{fe.Field: {fe.Msg}})
+	case errors.As(err, &se):
+		writeText(w, http.StatusConflict, se.Msg)
+	case errors.As(err, &pe):
+		writeText(w, http.StatusForbidden, pe.Msg)
+	case errors.As(err, &ve):
+		writeJSON(w, http.StatusBadRequest, map[string][]string(ve))
+	case errors.As(err, &he):
+		if he.code == http.StatusUnauthorized || he.code == http.StatusForbidden {
+			// Clients correct their clock skew from this header (protocol.md §2.3).
+			w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+		}
+		if he.code == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `OAuth realm="OAuth"`)
+		}
+		writeText(w, he.code, he.msg)
+	case errors.Is(err, store.ErrNotFound):
+		writeText(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, errBodyTooLarge):
+		writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than the limit of %d bytes", s.maxBody()))
+	default:
+		s.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeText(w, http.StatusInternalServerError, "internal error: "+err.Error())
+	}
+}
+
+// formatTime renders an optional timestamp the way the API shows them (RFC 2822), or nil.
+func formatTime(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return wire.FormatRFC2822(*t)
+}

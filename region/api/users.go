@@ -1,0 +1,162 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"maasgo/region/store"
+)
+
+// APIVersion is the upstream release whose API the region speaks.
+const APIVersion = "3.7.3"
+
+func readVersion(req *request) (any, error) {
+	v := APIVersion
+	sub := req.s.opts.Version
+	return map[string]any{
+		"capabilities": []string{"networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu",
+			"devices-management", "storage-deployment-ubuntu", "network-deployment-ubuntu"},
+		"version":    v,
+		"subversion": sub,
+	}, nil
+}
+
+func userJSON(u *store.User) map[string]any {
+	return map[string]any{"username": u.Username, "email": u.Email, "is_superuser": u.IsAdmin,
+		"is_local": true, "resource_uri": fmt.Sprintf("%s/users/%s/", apiRoot, u.Username)}
+}
+
+func whoami(req *request) (any, error) { return userJSON(req.user), nil }
+
+func readUsers(req *request) (any, error) {
+	var out []map[string]any
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		users, err := tx.Users()
+		for i := range users {
+			out = append(out, userJSON(&users[i]))
+		}
+		return err
+	})
+	if out == nil {
+		out = []map[string]any{}
+	}
+	return out, err
+}
+
+func readUser(req *request) (any, error) {
+	var u *store.User
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
+		u, err = tx.UserByName(req.path["username"])
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("No user named %q.", req.path["username"])
+	}
+	if err != nil {
+		return nil, err
+	}
+	return userJSON(u), nil
+}
+
+func createUser(req *request) (any, error) {
+	p := req.params
+	name := strings.TrimSpace(p.Get("username"))
+	if name == "" {
+		return nil, fieldError("username", "This field is required.")
+	}
+	if strings.ContainsAny(name, " /:\t\n") || len(name) > 150 {
+		return nil, fieldError("username", "Use at most 150 characters without spaces, slashes or colons.")
+	}
+	admin, err := p.Bool("is_superuser", false)
+	if err != nil {
+		return nil, err
+	}
+	u := &store.User{Username: name, Email: strings.TrimSpace(p.Get("email")), IsAdmin: admin}
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		if err := tx.CreateUser(u); err != nil {
+			return err
+		}
+		tok := store.NewToken(store.TokenUser)
+		tok.UserID = &u.ID
+		return tx.CreateToken(tok)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, fieldError("username", "A user with that username already exists.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return userJSON(u), nil
+}
+
+func deleteUser(req *request) (any, error) {
+	name := req.path["username"]
+	if name == req.user.Username {
+		return nil, badRequest("You cannot delete yourself.")
+	}
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByName(name)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteUser(u.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("No user named %q.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return noContent{}, nil
+}
+
+func keyJSON(t *store.Token) map[string]any {
+	return map[string]any{"token_key": t.TokenKey, "token_secret": t.TokenSecret, "consumer_key": t.ConsumerKey, "name": ""}
+}
+
+func createKey(req *request) (any, error) {
+	tok := store.NewToken(store.TokenUser)
+	tok.UserID = &req.user.ID
+	if err := req.s.store.Update(req.ctx, func(tx *store.Tx) error { return tx.CreateToken(tok) }); err != nil {
+		return nil, err
+	}
+	return keyJSON(tok), nil
+}
+
+func listKeys(req *request) (any, error) {
+	var toks []store.Token
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
+		toks, err = tx.UserTokens(req.user.ID)
+		return err
+	})
+	out := []map[string]any{}
+	for i := range toks {
+		out = append(out, map[string]any{"name": "", "token": toks[i].APIKey()})
+	}
+	return out, err
+}
+
+func deleteKey(req *request) (any, error) {
+	key := strings.TrimSpace(req.params.Get("token_key"))
+	if key == "" {
+		return nil, fieldError("token_key", "This field is required.")
+	}
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		tok, err := tx.TokenByKey(key)
+		if err != nil {
+			return err
+		}
+		if tok.Kind != store.TokenUser || tok.UserID == nil || *tok.UserID != req.user.ID {
+			return store.ErrNotFound
+		}
+		return tx.DeleteToken(key)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("No API key with token key %q belongs to you.", key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return noContent{}, nil
+}

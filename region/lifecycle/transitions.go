@@ -1,0 +1,87 @@
+// Package lifecycle moves machines through their states: the allowed transitions, and the
+// operations (allocate, deploy, release, commission, abort) that change a machine, its owner
+// and its events inside one store transaction.
+package lifecycle
+
+import (
+	"fmt"
+
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// transitions lists, for each status, the statuses a machine may move to
+// (upstream's NODE_TRANSITIONS, the parts this region drives).
+var transitions = map[wire.NodeStatus][]wire.NodeStatus{
+	wire.NodeNew: {wire.NodeCommissioning, wire.NodeMissing, wire.NodeReady, wire.NodeRetired, wire.NodeBroken,
+		wire.NodeEnteringRescueMode, wire.NodeTesting},
+	wire.NodeCommissioning: {wire.NodeFailedCommissioning, wire.NodeReady, wire.NodeRetired, wire.NodeMissing,
+		wire.NodeBroken, wire.NodeNew, wire.NodeTesting},
+	wire.NodeFailedCommissioning: {wire.NodeCommissioning, wire.NodeMissing, wire.NodeRetired, wire.NodeBroken,
+		wire.NodeEnteringRescueMode, wire.NodeTesting},
+	wire.NodeReady: {wire.NodeCommissioning, wire.NodeAllocated, wire.NodeReserved, wire.NodeRetired,
+		wire.NodeMissing, wire.NodeBroken, wire.NodeEnteringRescueMode, wire.NodeTesting, wire.NodeDeploying},
+	wire.NodeReserved: {wire.NodeReady, wire.NodeAllocated, wire.NodeRetired, wire.NodeMissing, wire.NodeBroken,
+		wire.NodeEnteringRescueMode, wire.NodeTesting},
+	wire.NodeAllocated: {wire.NodeReady, wire.NodeRetired, wire.NodeDeploying, wire.NodeMissing, wire.NodeBroken,
+		wire.NodeReleasing, wire.NodeEnteringRescueMode, wire.NodeTesting},
+	wire.NodeDeploying: {wire.NodeAllocated, wire.NodeDeployed, wire.NodeRetired, wire.NodeMissing, wire.NodeBroken,
+		wire.NodeFailedDeployment, wire.NodeReleasing, wire.NodeReady},
+	wire.NodeFailedDeployment: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeReleasing,
+		wire.NodeReady, wire.NodeDeploying, wire.NodeEnteringRescueMode, wire.NodeTesting, wire.NodeCommissioning},
+	wire.NodeDeployed: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeDiskErasing,
+		wire.NodeReleasing, wire.NodeEnteringRescueMode, wire.NodeReady, wire.NodeTesting, wire.NodeCommissioning},
+	wire.NodeMissing: {wire.NodeNew, wire.NodeReady, wire.NodeAllocated, wire.NodeBroken, wire.NodeRetired},
+	wire.NodeRetired: {wire.NodeNew, wire.NodeReady, wire.NodeBroken, wire.NodeMissing},
+	wire.NodeBroken: {wire.NodeCommissioning, wire.NodeReady, wire.NodeDeployed, wire.NodeMissing, wire.NodeRetired,
+		wire.NodeEnteringRescueMode, wire.NodeTesting},
+	wire.NodeReleasing: {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeFailedReleasing,
+		wire.NodeDiskErasing},
+	wire.NodeFailedReleasing: {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeReleasing},
+	wire.NodeDiskErasing: {wire.NodeReady, wire.NodeFailedDiskErasing, wire.NodeBroken, wire.NodeMissing},
+	wire.NodeFailedDiskErasing: {wire.NodeDiskErasing, wire.NodeReady, wire.NodeBroken, wire.NodeMissing},
+	wire.NodeTesting: {wire.NodeFailedTesting, wire.NodeReady, wire.NodeNew, wire.NodeDeployed, wire.NodeAllocated,
+		wire.NodeBroken, wire.NodeMissing, wire.NodeCommissioning},
+	wire.NodeFailedTesting: {wire.NodeTesting, wire.NodeCommissioning, wire.NodeReady, wire.NodeBroken,
+		wire.NodeMissing, wire.NodeRetired, wire.NodeDeployed},
+	wire.NodeRescueMode:               {wire.NodeExitingRescueMode, wire.NodeBroken, wire.NodeMissing},
+	wire.NodeEnteringRescueMode:       {wire.NodeRescueMode, wire.NodeFailedEnteringRescueMode, wire.NodeBroken},
+	wire.NodeFailedEnteringRescueMode: {wire.NodeEnteringRescueMode, wire.NodeReady, wire.NodeBroken},
+	wire.NodeExitingRescueMode:        {wire.NodeReady, wire.NodeDeployed, wire.NodeBroken, wire.NodeFailedExitingRescueMode},
+	wire.NodeFailedExitingRescueMode:  {wire.NodeExitingRescueMode, wire.NodeBroken},
+}
+
+// Allowed reports whether a machine may move from one status to another.
+func Allowed(from, to wire.NodeStatus) bool {
+	if from == to {
+		return true
+	}
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// StateError says an operation is not allowed in the machine's current state; the API answers
+// it with 409 and the message.
+type StateError struct{ Msg string }
+
+func (e *StateError) Error() string { return e.Msg }
+
+// StateErrorf makes a StateError.
+func StateErrorf(format string, args ...any) error { return &StateError{Msg: fmt.Sprintf(format, args...)} }
+
+// SetStatus moves m to status to, checking the transition, and keeps the previous status.
+// The caller saves m.
+func SetStatus(m *store.Machine, to wire.NodeStatus) error {
+	if !Allowed(m.Status, to) {
+		return StateErrorf("Machine %s cannot go from %s to %s.", m.Hostname, m.Status.Label(), to.Label())
+	}
+	if m.Status != to {
+		m.PreviousStatus = m.Status
+		m.Status = to
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Interface is a network interface of a machine.
+type Interface struct {
+	ID              int64
+	NodeID          int64
+	Name            string
+	Type            string // physical, bond, bridge, vlan
+	MACAddress      string
+	Enabled         bool
+	Vendor          string
+	Product         string
+	FirmwareVersion string
+	LinkConnected   bool
+	InterfaceSpeed  int64 // Mbit/s
+	LinkSpeed       int64 // Mbit/s
+	NUMANode        int
+	SRIOVMaxVF      int
+	MTU             int
+	Params          string
+	Tags            []string
+	Parents         []string // names of parent interfaces
+	Links           []Link
+	Created         time.Time
+	Updated         time.Time
+}
+
+// Link is an address configured or discovered on an interface.
+type Link struct {
+	Mode    string `json:"mode"` // auto, dhcp, static, link_up
+	Address string `json:"ip_address,omitempty"`
+	Subnet  string `json:"subnet,omitempty"` // CIDR
+}
+
+var interfaceColumns = []string{"node_id", "name", "type", "mac_address", "enabled", "vendor", "product",
+	"firmware_version", "link_connected", "interface_speed", "link_speed", "numa_node", "sriov_max_vf", "mtu",
+	"params", "tags", "parents", "links", "created", "updated"}
+
+func (i *Interface) values() []any {
+	tags, _ := json.Marshal(orEmptyList(i.Tags))
+	parents, _ := json.Marshal(orEmptyList(i.Parents))
+	links := i.Links
+	if links == nil {
+		links = []Link{}
+	}
+	lj, _ := json.Marshal(links)
+	return []any{i.NodeID, i.Name, i.Type, i.MACAddress, i.Enabled, nullString(i.Vendor), nullString(i.Product),
+		nullString(i.FirmwareVersion), i.LinkConnected, i.InterfaceSpeed, i.LinkSpeed, i.NUMANode, i.SRIOVMaxVF, i.MTU,
+		i.Params, string(tags), string(parents), string(lj), micros(i.Created), micros(i.Updated)}
+}
+
+func scanInterface(sc interface{ Scan(...any) error }) (*Interface, error) {
+	var i Interface
+	var vendor, product, fw sql.NullString
+	var tags, parents, links string
+	var created, updated int64
+	err := sc.Scan(&i.ID, &i.NodeID, &i.Name, &i.Type, &i.MACAddress, &i.Enabled, &vendor, &product, &fw,
+		&i.LinkConnected, &i.InterfaceSpeed, &i.LinkSpeed, &i.NUMANode, &i.SRIOVMaxVF, &i.MTU, &i.Params,
+		&tags, &parents, &links, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	i.Vendor, i.Product, i.FirmwareVersion = vendor.String, product.String, fw.String
+	i.Created, i.Updated = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(tags), &i.Tags); err != nil {
+		return nil, fmt.Errorf("decode tags of interface %d: %w", i.ID, err)
+	}
+	if err := json.Unmarshal([]byte(parents), &i.Parents); err != nil {
+		return nil, fmt.Errorf("decode parents of interface %d: %w", i.ID, err)
+	}
+	if err := json.Unmarshal([]byte(links), &i.Links); err != nil {
+		return nil, fmt.Errorf("decode links of interface %d: %w", i.ID, err)
+	}
+	return &i, nil
+}
+
+const interfaceSelect = `SELECT id, node_id, name, type, mac_address, enabled, vendor, product, firmware_version,
+	link_connected, interface_speed, link_speed, numa_node, sriov_max_vf, mtu, params, tags, parents, links, created, updated
+	FROM interfaces`
+
+// CreateInterface stores i and sets its ID; ErrConflict when the name is taken on the machine
+// or the MAC address is another physical interface's.
+func (t *Tx) CreateInterface(i *Interface) error {
+	now := time.Now()
+	i.Created, i.Updated = now, now
+	if i.Type == "" {
+		i.Type = "physical"
+	}
+	if i.MTU == 0 {
+		i.MTU = 1500
+	}
+	id, err := t.insert(`INSERT INTO interfaces (`+strings.Join(interfaceColumns, ", ")+`) VALUES (`+placeholders(len(interfaceColumns))+`)`, i.values()...)
+	if err != nil {
+		return fmt.Errorf("create interface %s: %w", i.Name, err)
+	}
+	i.ID = id
+	return nil
+}
+
+// UpdateInterface writes every field of i.
+func (t *Tx) UpdateInterface(i *Interface) error {
+	i.Updated = time.Now()
+	set := make([]string, len(interfaceColumns))
+	for k, c := range interfaceColumns {
+		set[k] = c + " = ?"
+	}
+	r, err := t.exec(`UPDATE interfaces SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(i.values(), i.ID)...)
+	if err != nil {
+		return fmt.Errorf("update interface %d: %w", i.ID, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("interface %d: %w", i.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteInterface removes an interface.
+func (t *Tx) DeleteInterface(id int64) error {
+	if _, err := t.exec(`DELETE FROM interfaces WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete interface %d: %w", id, err)
+	}
+	return nil
+}
+
+// InterfaceByID finds one interface of a machine.
+func (t *Tx) InterfaceByID(nodeID, id int64) (*Interface, error) {
+	i, err := scanInterface(t.queryRow(interfaceSelect+` WHERE node_id = ? AND id = ?`, nodeID, id))
+	return i, notFound(err, fmt.Sprintf("interface %d", id))
+}
+
+// InterfaceByMAC finds the physical interface with a MAC address on any machine.
+func (t *Tx) InterfaceByMAC(mac string) (*Interface, error) {
+	i, err := scanInterface(t.queryRow(interfaceSelect+` WHERE type = 'physical' AND mac_address = ?`, strings.ToLower(mac)))
+	return i, notFound(err, fmt.Sprintf("interface with MAC %s", mac))
+}
+
+// Interfaces lists the interfaces of the given machines, keyed by machine id, each list ordered
+// by id.
+func (t *Tx) Interfaces(nodeIDs ...int64) (map[int64][]Interface, error) {
+	out := map[int64][]Interface{}
+	for len(nodeIDs) > 0 {
+		chunk := nodeIDs
+		if len(chunk) > 500 {
+			chunk = chunk[:500]
+		}
+		nodeIDs = nodeIDs[len(chunk):]
+		args := make([]any, len(chunk))
+		for k, id := range chunk {
+			args[k] = id
+		}
+		rows, err := t.query(interfaceSelect+` WHERE node_id IN (`+placeholders(len(chunk))+`) ORDER BY node_id, id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list interfaces: %w", err)
+		}
+		for rows.Next() {
+			i, err := scanInterface(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list interfaces: %w", err)
+			}
+			out[i.NodeID] = append(out[i.NodeID], *i)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list interfaces: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,381 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"maasgo/wire"
+)
+
+// Machine is a node the region manages.
+type Machine struct {
+	ID               int64
+	SystemID         string
+	Hostname         string
+	Domain           string
+	Description      string
+	Architecture     string
+	PowerType        string
+	PowerParameters  map[string]any
+	PowerState       string
+	Status           wire.NodeStatus
+	PreviousStatus   wire.NodeStatus
+	ErrorDescription string
+	StatusMessage    string
+	OwnerID          *int64
+	Owner            string // the owner's username, read with the machine
+	Locked           bool
+	Netboot          bool
+	OSystem          string
+	DistroSeries     string
+	HWEKernel        string
+	MinHWEKernel     string
+	InstallKVM       bool
+	UserData         []byte
+	CPUCount         int
+	CPUSpeed         int
+	Memory           int64 // MiB
+	HardwareUUID     string
+	HardwareInfo     map[string]string
+	Tags             []string
+	SwapSize         *int64
+	BiosBootMethod   string
+	EnableSSH        bool
+	SkipNetworking   bool
+	SkipStorage      bool
+	Enlisting        bool
+
+	CurrentCommissioningSet *int64
+	CurrentTestingSet       *int64
+	CurrentInstallationSet  *int64
+	CurrentReleaseSet       *int64
+	BootInterfaceID         *int64
+
+	EnableHWSync  bool
+	LastSync      *time.Time
+	SyncInterval  int
+	StatusExpires *time.Time
+	Created       time.Time
+	Updated       time.Time
+}
+
+var machineColumns = []string{
+	"system_id", "hostname", "domain", "description", "architecture", "power_type", "power_parameters",
+	"power_state", "status", "previous_status", "error_description", "status_message", "owner_id", "locked",
+	"netboot", "osystem", "distro_series", "hwe_kernel", "min_hwe_kernel", "install_kvm", "user_data",
+	"cpu_count", "cpu_speed", "memory", "hardware_uuid", "hardware_info", "tags", "swap_size",
+	"bios_boot_method", "enable_ssh", "skip_networking", "skip_storage", "enlisting",
+	"current_commissioning_set", "current_testing_set", "current_installation_set", "current_release_set",
+	"boot_interface_id", "enable_hw_sync", "last_sync", "sync_interval", "status_expires", "created", "updated",
+}
+
+func (m *Machine) values() ([]any, error) {
+	pp, err := json.Marshal(orEmptyMap(m.PowerParameters))
+	if err != nil {
+		return nil, fmt.Errorf("encode power parameters: %w", err)
+	}
+	hi, _ := json.Marshal(orEmptyStrMap(m.HardwareInfo))
+	tags, _ := json.Marshal(orEmptyList(m.Tags))
+	return []any{
+		m.SystemID, m.Hostname, m.Domain, m.Description, m.Architecture, m.PowerType, string(pp),
+		m.PowerState, int(m.Status), int(m.PreviousStatus), m.ErrorDescription, m.StatusMessage, nullInt(m.OwnerID), m.Locked,
+		m.Netboot, m.OSystem, m.DistroSeries, m.HWEKernel, m.MinHWEKernel, m.InstallKVM, m.UserData,
+		m.CPUCount, m.CPUSpeed, m.Memory, nullString(m.HardwareUUID), string(hi), string(tags), nullInt(m.SwapSize),
+		m.BiosBootMethod, m.EnableSSH, m.SkipNetworking, m.SkipStorage, m.Enlisting,
+		nullInt(m.CurrentCommissioningSet), nullInt(m.CurrentTestingSet), nullInt(m.CurrentInstallationSet), nullInt(m.CurrentReleaseSet),
+		nullInt(m.BootInterfaceID), m.EnableHWSync, nullMicros(m.LastSync), m.SyncInterval, nullMicros(m.StatusExpires),
+		micros(m.Created), micros(m.Updated),
+	}, nil
+}
+
+const machineSelect = `SELECT m.id, m.system_id, m.hostname, m.domain, m.description, m.architecture, m.power_type,
+	m.power_parameters, m.power_state, m.status, m.previous_status, m.error_description, m.status_message, m.owner_id,
+	COALESCE(u.username, ''), m.locked, m.netboot, m.osystem, m.distro_series, m.hwe_kernel, m.min_hwe_kernel,
+	m.install_kvm, m.user_data, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.hardware_info, m.tags,
+	m.swap_size, m.bios_boot_method, m.enable_ssh, m.skip_networking, m.skip_storage, m.enlisting,
+	m.current_commissioning_set, m.current_testing_set, m.current_installation_set, m.current_release_set,
+	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.status_expires, m.created, m.updated
+	FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
+
+func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
+	var m Machine
+	var pp, hi, tags string
+	var status, prev int
+	var owner, swap, ccs, cts, cis, crs, boot, lastSync, expires sql.NullInt64
+	var uuid sql.NullString
+	var created, updated int64
+	err := sc.Scan(&m.ID, &m.SystemID, &m.Hostname, &m.Domain, &m.Description, &m.Architecture, &m.PowerType,
+		&pp, &m.PowerState, &status, &prev, &m.ErrorDescription, &m.StatusMessage, &owner,
+		&m.Owner, &m.Locked, &m.Netboot, &m.OSystem, &m.DistroSeries, &m.HWEKernel, &m.MinHWEKernel,
+		&m.InstallKVM, &m.UserData, &m.CPUCount, &m.CPUSpeed, &m.Memory, &uuid, &hi, &tags,
+		&swap, &m.BiosBootMethod, &m.EnableSSH, &m.SkipNetworking, &m.SkipStorage, &m.Enlisting,
+		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &expires, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	m.Status, m.PreviousStatus = wire.NodeStatus(status), wire.NodeStatus(prev)
+	m.OwnerID, m.SwapSize = fromNullInt(owner), fromNullInt(swap)
+	m.CurrentCommissioningSet, m.CurrentTestingSet = fromNullInt(ccs), fromNullInt(cts)
+	m.CurrentInstallationSet, m.CurrentReleaseSet = fromNullInt(cis), fromNullInt(crs)
+	m.BootInterfaceID = fromNullInt(boot)
+	m.LastSync, m.StatusExpires = fromNullMicros(lastSync), fromNullMicros(expires)
+	m.HardwareUUID = uuid.String
+	m.Created, m.Updated = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(pp), &m.PowerParameters); err != nil {
+		return nil, fmt.Errorf("decode power parameters of %s: %w", m.SystemID, err)
+	}
+	if err := json.Unmarshal([]byte(hi), &m.HardwareInfo); err != nil {
+		return nil, fmt.Errorf("decode hardware info of %s: %w", m.SystemID, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &m.Tags); err != nil {
+		return nil, fmt.Errorf("decode tags of %s: %w", m.SystemID, err)
+	}
+	return &m, nil
+}
+
+// CreateMachine stores m and sets its ID; ErrConflict when the system id or hostname is taken.
+func (t *Tx) CreateMachine(m *Machine) error {
+	now := time.Now()
+	if m.Created.IsZero() {
+		m.Created = now
+	}
+	m.Updated = now
+	vals, err := m.values()
+	if err != nil {
+		return err
+	}
+	id, err := t.insert(`INSERT INTO machines (`+strings.Join(machineColumns, ", ")+`) VALUES (`+placeholders(len(machineColumns))+`)`, vals...)
+	if err != nil {
+		return fmt.Errorf("create machine %q: %w", m.Hostname, err)
+	}
+	m.ID = id
+	return nil
+}
+
+// UpdateMachine writes every field of m.
+func (t *Tx) UpdateMachine(m *Machine) error {
+	m.Updated = time.Now()
+	vals, err := m.values()
+	if err != nil {
+		return err
+	}
+	set := make([]string, len(machineColumns))
+	for i, c := range machineColumns {
+		set[i] = c + " = ?"
+	}
+	r, err := t.exec(`UPDATE machines SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(vals, m.ID)...)
+	if err != nil {
+		return fmt.Errorf("update machine %s: %w", m.SystemID, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("machine %s: %w", m.SystemID, ErrNotFound)
+	}
+	return nil
+}
+
+// MachineBySystemID finds a machine by system id.
+func (t *Tx) MachineBySystemID(systemID string) (*Machine, error) {
+	m, err := scanMachine(t.queryRow(machineSelect+` WHERE m.system_id = ?`, systemID))
+	return m, notFound(err, fmt.Sprintf("machine %q", systemID))
+}
+
+// MachineByID finds a machine by database id.
+func (t *Tx) MachineByID(id int64) (*Machine, error) {
+	m, err := scanMachine(t.queryRow(machineSelect+` WHERE m.id = ?`, id))
+	return m, notFound(err, fmt.Sprintf("machine %d", id))
+}
+
+// MachineFilter selects machines; empty fields match everything, several values in one field
+// match any of them.
+type MachineFilter struct {
+	SystemIDs []string
+	Hostnames []string
+	Statuses  []wire.NodeStatus
+	OwnerID   *int64
+}
+
+// Machines lists the machines matching f, ordered by id.
+func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
+	var where []string
+	var args []any
+	in := func(col string, n int) string { return col + " IN (" + placeholders(n) + ")" }
+	if len(f.SystemIDs) > 0 {
+		where = append(where, in("m.system_id", len(f.SystemIDs)))
+		for _, v := range f.SystemIDs {
+			args = append(args, v)
+		}
+	}
+	if len(f.Hostnames) > 0 {
+		where = append(where, in("m.hostname", len(f.Hostnames)))
+		for _, v := range f.Hostnames {
+			args = append(args, v)
+		}
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, in("m.status", len(f.Statuses)))
+		for _, v := range f.Statuses {
+			args = append(args, int(v))
+		}
+	}
+	if f.OwnerID != nil {
+		where = append(where, "m.owner_id = ?")
+		args = append(args, *f.OwnerID)
+	}
+	q := machineSelect
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := t.query(q+" ORDER BY m.id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list machines: %w", err)
+	}
+	defer rows.Close()
+	var out []Machine
+	for rows.Next() {
+		m, err := scanMachine(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list machines: %w", err)
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+// DeleteMachine removes a machine with its interfaces, tokens and events.
+func (t *Tx) DeleteMachine(id int64) error {
+	r, err := t.exec(`DELETE FROM machines WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete machine %d: %w", id, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("machine %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Event is one step in a machine's history.
+type Event struct {
+	ID          int64
+	NodeID      int64
+	Type        string
+	Level       string // DEBUG, INFO, WARNING, ERROR
+	Description string
+	Username    string
+	Created     time.Time
+}
+
+// AddEvent records an event for a machine and makes its description the machine's status
+// message when the level is INFO or above.
+func (t *Tx) AddEvent(e *Event) error {
+	if e.Created.IsZero() {
+		e.Created = time.Now()
+	}
+	if e.Level == "" {
+		e.Level = "INFO"
+	}
+	id, err := t.insert(`INSERT INTO events (node_id, type, level, description, username, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.NodeID, e.Type, e.Level, e.Description, e.Username, micros(e.Created))
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	e.ID = id
+	if e.Level != "DEBUG" {
+		msg := e.Type
+		if e.Description != "" {
+			msg = e.Type + " - " + e.Description
+		}
+		if _, err := t.exec(`UPDATE machines SET status_message = ? WHERE id = ?`, msg, e.NodeID); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
+	}
+	return nil
+}
+
+// EventFilter selects events.
+type EventFilter struct {
+	NodeIDs []int64
+	Level   string // minimum level; "" means all
+	AfterID int64
+	Limit   int
+}
+
+// Events lists events, newest first.
+func (t *Tx) Events(f EventFilter) ([]Event, error) {
+	var where []string
+	var args []any
+	if len(f.NodeIDs) > 0 {
+		where = append(where, "node_id IN ("+placeholders(len(f.NodeIDs))+")")
+		for _, id := range f.NodeIDs {
+			args = append(args, id)
+		}
+	}
+	if levels := levelsFrom(f.Level); levels != nil {
+		where = append(where, "level IN ("+placeholders(len(levels))+")")
+		for _, l := range levels {
+			args = append(args, l)
+		}
+	}
+	if f.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.AfterID)
+	}
+	q := `SELECT id, node_id, type, level, description, username, created FROM events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var created int64
+		if err := rows.Scan(&e.ID, &e.NodeID, &e.Type, &e.Level, &e.Description, &e.Username, &created); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		e.Created = fromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+var eventLevels = []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+func levelsFrom(min string) []string {
+	for i, l := range eventLevels {
+		if strings.EqualFold(l, min) {
+			return eventLevels[i:]
+		}
+	}
+	return nil
+}
+
+func orEmptyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func orEmptyStrMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func orEmptyList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}

@@ -1,0 +1,201 @@
+// Package store keeps the region's state in a SQL database: SQLite (embedded, the default) or
+// PostgreSQL (shared by several region processes). Both engines run the same SQL through one
+// Store; they differ only in their driver, DDL types and error codes (engine.go).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrNotFound is returned when a row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a write breaks a uniqueness rule.
+	ErrConflict = errors.New("already exists")
+)
+
+// Store is an open database with its schema migrated.
+type Store struct {
+	eng engine
+	rdb *sql.DB // reads
+	wdb *sql.DB // writes: one connection on SQLite, the same pool as rdb on PostgreSQL
+}
+
+// Open opens the database named by dsn, creating and migrating it as needed.
+// An empty dsn, "sqlite://PATH" or "file:PATH" selects SQLite (by default
+// stateDir/maas.db); "postgres://…" or "postgresql://…" selects PostgreSQL.
+func Open(ctx context.Context, dsn, stateDir string) (*Store, error) {
+	var eng engine
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		eng = &postgresEngine{dsn: dsn}
+	case dsn == "":
+		eng = &sqliteEngine{path: filepath.Join(stateDir, "maas.db")}
+	case strings.HasPrefix(dsn, "sqlite://"):
+		eng = &sqliteEngine{path: strings.TrimPrefix(dsn, "sqlite://")}
+	case strings.HasPrefix(dsn, "file:"):
+		eng = &sqliteEngine{path: strings.TrimPrefix(dsn, "file:")}
+	default:
+		return nil, fmt.Errorf("open database: unsupported url %q (want postgres://… or sqlite://PATH)", redact(dsn))
+	}
+	rdb, wdb, err := eng.open()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", eng.name(), err)
+	}
+	s := &Store{eng: eng, rdb: rdb, wdb: wdb}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.eng.name() }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.wdb != s.rdb {
+		if werr := s.wdb.Close(); err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(&Tx{tx: tx, eng: s.eng})
+}
+
+// Update runs fn in a read-write transaction and commits it when fn returns nil. Writers are
+// serialized: on SQLite by the single write connection, on PostgreSQL by SERIALIZABLE
+// isolation, retrying fn when the database reports a serialization failure. fn may therefore
+// run more than once and must not have effects outside the transaction.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || !s.eng.retryable(err) || attempt >= 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, s.eng.writeTxOptions())
+	if err != nil {
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(&Tx{tx: tx, eng: s.eng}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", s.eng.mapError(err))
+	}
+	return nil
+}
+
+// Tx is one transaction. Its methods are the store's data operations.
+type Tx struct {
+	tx  *sql.Tx
+	eng engine
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	r, err := t.tx.Exec(t.eng.rebind(q), args...)
+	return r, t.eng.mapError(err)
+}
+
+func (t *Tx) query(q string, args ...any) (*sql.Rows, error) {
+	r, err := t.tx.Query(t.eng.rebind(q), args...)
+	return r, t.eng.mapError(err)
+}
+
+func (t *Tx) queryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRow(t.eng.rebind(q), args...)
+}
+
+// insert runs an INSERT … RETURNING id and gives the new id.
+func (t *Tx) insert(q string, args ...any) (int64, error) {
+	var id int64
+	err := t.tx.QueryRow(t.eng.rebind(q+" RETURNING id"), args...).Scan(&id)
+	return id, t.eng.mapError(err)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}
+
+// micros and fromMicros store times as microseconds since the epoch, the same on both engines.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil || t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullInt(p *int64) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *p, Valid: true}
+}
+
+func fromNullInt(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	x := v.Int64
+	return &x
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// placeholders returns "?, ?, ?" for n arguments.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 {
+		if j := strings.Index(dsn, "://"); j > 0 && j < i {
+			return dsn[:j+3] + "…" + dsn[i:]
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// User is a person (or program) with API keys.
+type User struct {
+	ID       int64
+	Username string
+	Email    string
+	IsAdmin  bool
+	Created  time.Time
+}
+
+// Token kinds.
+const (
+	TokenUser = "user" // an API key of a user
+	TokenNode = "node" // a machine's metadata token
+)
+
+// Token is an OAuth consumer and token pair.
+type Token struct {
+	ID             int64
+	Kind           string
+	UserID         *int64
+	NodeID         *int64
+	ConsumerKey    string
+	ConsumerSecret string
+	TokenKey       string
+	TokenSecret    string
+	Created        time.Time
+}
+
+// APIKey renders the token as "consumer_key:token_key:token_secret".
+func (t *Token) APIKey() string { return t.ConsumerKey + ":" + t.TokenKey + ":" + t.TokenSecret }
+
+// CreateUser adds u and sets its ID; ErrConflict when the username is taken.
+func (t *Tx) CreateUser(u *User) error {
+	if u.Created.IsZero() {
+		u.Created = time.Now()
+	}
+	id, err := t.insert(`INSERT INTO users (username, email, is_admin, created) VALUES (?, ?, ?, ?)`,
+		u.Username, u.Email, u.IsAdmin, micros(u.Created))
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	u.ID = id
+	return nil
+}
+
+const userCols = `id, username, email, is_admin, created`
+
+func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var created int64
+	if err := sc.Scan(&u.ID, &u.Username, &u.Email, &u.IsAdmin, &created); err != nil {
+		return nil, err
+	}
+	u.Created = fromMicros(created)
+	return &u, nil
+}
+
+// UserByName finds a user by username.
+func (t *Tx) UserByName(name string) (*User, error) {
+	u, err := scanUser(t.queryRow(`SELECT `+userCols+` FROM users WHERE username = ?`, name))
+	return u, notFound(err, fmt.Sprintf("user %q", name))
+}
+
+// UserByID finds a user by id.
+func (t *Tx) UserByID(id int64) (*User, error) {
+	u, err := scanUser(t.queryRow(`SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return u, notFound(err, fmt.Sprintf("user %d", id))
+}
+
+// Users lists every user by name.
+func (t *Tx) Users() ([]User, error) {
+	rows, err := t.query(`SELECT ` + userCols + ` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, *u)
+	}
+	return out, rows.Err()
+}
+
+// DeleteUser removes a user and their API keys; their machines lose their owner.
+func (t *Tx) DeleteUser(id int64) error {
+	r, err := t.exec(`DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+const keyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// RandomString returns n characters drawn uniformly from alphabet with crypto/rand.
+func RandomString(n int, alphabet string) string {
+	b := make([]byte, n)
+	buf := make([]byte, 1)
+	limit := 256 - 256%len(alphabet)
+	for i := 0; i < n; {
+		if _, err := rand.Read(buf); err != nil {
+			panic(fmt.Sprintf("crypto/rand failed: %v", err))
+		}
+		if int(buf[0]) >= limit {
+			continue
+		}
+		b[i] = alphabet[int(buf[0])%len(alphabet)]
+		i++
+	}
+	return string(b)
+}
+
+// NewToken makes fresh keys of upstream's sizes (18:18:32, alphanumeric) with an empty
+// consumer secret, as upstream's API and node consumers have.
+func NewToken(kind string) *Token {
+	return &Token{
+		Kind:        kind,
+		ConsumerKey: RandomString(18, keyAlphabet),
+		TokenKey:    RandomString(18, keyAlphabet),
+		TokenSecret: RandomString(32, keyAlphabet),
+	}
+}
+
+// CreateToken stores tok and sets its ID.
+func (t *Tx) CreateToken(tok *Token) error {
+	if tok.Created.IsZero() {
+		tok.Created = time.Now()
+	}
+	id, err := t.insert(`INSERT INTO tokens (kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		tok.Kind, nullInt(tok.UserID), nullInt(tok.NodeID), tok.ConsumerKey, tok.ConsumerSecret, tok.TokenKey, tok.TokenSecret, micros(tok.Created))
+	if err != nil {
+		return fmt.Errorf("create token: %w", err)
+	}
+	tok.ID = id
+	return nil
+}
+
+const tokenCols = `id, kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, created`
+
+func scanToken(sc interface{ Scan(...any) error }) (*Token, error) {
+	var tok Token
+	var uid, nid, created = nullInt(nil), nullInt(nil), int64(0)
+	if err := sc.Scan(&tok.ID, &tok.Kind, &uid, &nid, &tok.ConsumerKey, &tok.ConsumerSecret, &tok.TokenKey, &tok.TokenSecret, &created); err != nil {
+		return nil, err
+	}
+	tok.UserID, tok.NodeID, tok.Created = fromNullInt(uid), fromNullInt(nid), fromMicros(created)
+	return &tok, nil
+}
+
+// TokenByKey finds a token by its token key.
+func (t *Tx) TokenByKey(key string) (*Token, error) {
+	tok, err := scanToken(t.queryRow(`SELECT `+tokenCols+` FROM tokens WHERE token_key = ?`, key))
+	return tok, notFound(err, "token")
+}
+
+// UserTokens lists a user's API keys, oldest first.
+func (t *Tx) UserTokens(userID int64) ([]Token, error) {
+	return t.tokens(`WHERE user_id = ? AND kind = 'user' ORDER BY id`, userID)
+}
+
+// NodeToken gives a machine's metadata token.
+func (t *Tx) NodeToken(nodeID int64) (*Token, error) {
+	toks, err := t.tokens(`WHERE node_id = ? AND kind = 'node' ORDER BY id DESC`, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("token of machine %d: %w", nodeID, ErrNotFound)
+	}
+	return &toks[0], nil
+}
+
+func (t *Tx) tokens(where string, args ...any) ([]Token, error) {
+	rows, err := t.query(`SELECT `+tokenCols+` FROM tokens `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tokens: %w", err)
+		}
+		out = append(out, *tok)
+	}
+	return out, rows.Err()
+}
+
+// DeleteToken removes a token by its key.
+func (t *Tx) DeleteToken(key string) error {
+	r, err := t.exec(`DELETE FROM tokens WHERE token_key = ?`, key)
+	if err != nil {
+		return fmt.Errorf("delete token: %w", err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("token: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// UseNonce records that a nonce was seen with a token at time ts. It reports false when the
+// pair was seen before (a replay).
+func (t *Tx) UseNonce(tokenKey, nonce string, ts time.Time) (bool, error) {
+	r, err := t.exec(`INSERT INTO nonces (token_key, nonce, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		tokenKey, nonce, micros(ts))
+	if err != nil {
+		return false, fmt.Errorf("record nonce: %w", err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// PruneNonces forgets nonces recorded before cutoff.
+func (t *Tx) PruneNonces(cutoff time.Time) (int64, error) {
+	r, err := t.exec(`DELETE FROM nonces WHERE ts < ?`, micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("prune nonces: %w", err)
+	}
+	return r.RowsAffected()
+}
