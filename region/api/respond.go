@@ -26,10 +26,14 @@ func errorf(code int, format string, args ...any) error {
 	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-func badRequest(format string, args ...any) error { return errorf(http.StatusBadRequest, format, args...) }
-func forbidden(format string, args ...any) error  { return errorf(http.StatusForbidden, format, args...) }
-func notFoundf(format string, args ...any) error  { return errorf(http.StatusNotFound, format, args...) }
-func conflict(format string, args ...any) error   { return errorf(http.StatusConflict, format, args...) }
+func badRequest(format string, args ...any) error {
+	return errorf(http.StatusBadRequest, format, args...)
+}
+func forbidden(format string, args ...any) error {
+	return errorf(http.StatusForbidden, format, args...)
+}
+func notFoundf(format string, args ...any) error { return errorf(http.StatusNotFound, format, args...) }
+func conflict(format string, args ...any) error  { return errorf(http.StatusConflict, format, args...) }
 
 // validationError is a 400 whose body is a JSON map of field → messages, as upstream's forms
 // answer.

@@ -1,7 +1,5 @@
 package api
 
-
-
 // routes is the API's handler table. Handler and action names are upstream's, so the upstream
 // CLI derives the same commands (MachinesHandler → "machines", op allocate → "allocate").
 func (s *Server) routes() []*handler {
@@ -60,7 +58,7 @@ func (s *Server) routes() []*handler {
 						{"cpu_count", "Minimum number of CPUs."}, {"mem", "Minimum memory in MiB."},
 						{"comment", "Recorded in the machine's events."}}},
 				{name: "is_registered", method: "GET", op: "is_registered", access: anonymous, fn: isRegistered,
-					doc: "Whether a MAC address belongs to a known machine.",
+					doc:    "Whether a MAC address belongs to a known machine.",
 					params: []param{{"mac_address", "The MAC address (comma-separated for several)."}}},
 			}},
 		{name: "MachineHandler", path: "/MAAS/api/2.0/machines/{system_id}/", doc: "Manage one machine.",
@@ -99,10 +97,10 @@ func (s *Server) routes() []*handler {
 		{name: "MaasHandler", path: "/MAAS/api/2.0/maas/", doc: "Region-wide settings.",
 			actions: []*action{
 				{name: "get_config", method: "GET", op: "get_config", access: authUser, fn: getConfig,
-					doc: "Read a configuration value. Names: " + configNames() + ".",
+					doc:    "Read a configuration value. Names: " + configNames() + ".",
 					params: []param{{"name", "The setting's name (node_timeout, or node-timeout)."}}},
 				{name: "set_config", method: "POST", op: "set_config", access: authAdmin, fn: setConfig,
-					doc: "Set a configuration value. Names: " + configNames() + ".",
+					doc:    "Set a configuration value. Names: " + configNames() + ".",
 					params: []param{{"name", "The setting's name (node_timeout, or node-timeout)."}, {"value", "The new value."}}},
 			}},
 	}
@@ -111,5 +109,3 @@ func (s *Server) routes() []*handler {
 	}
 	return hs
 }
-
-

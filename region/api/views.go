@@ -187,7 +187,7 @@ func renderMachine(m *store.Machine, d machineDetails) map[string]any {
 		"current_commissioning_result_id": optID(m.CurrentCommissioningSet),
 		"current_testing_result_id":       optID(m.CurrentTestingSet),
 		"current_installation_result_id":  optID(m.CurrentInstallationSet),
-		"enable_hw_sync": m.EnableHWSync, "last_sync": formatTime(m.LastSync),
+		"enable_hw_sync":                  m.EnableHWSync, "last_sync": formatTime(m.LastSync),
 		"sync_interval": nil, "next_sync": nil, "install_kvm": m.InstallKVM,
 		"workload_annotations": map[string]any{},
 		"resource_uri":         fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),

@@ -37,8 +37,8 @@ var transitions = map[wire.NodeStatus][]wire.NodeStatus{
 		wire.NodeEnteringRescueMode, wire.NodeTesting},
 	wire.NodeReleasing: {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeFailedReleasing,
 		wire.NodeDiskErasing},
-	wire.NodeFailedReleasing: {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeReleasing},
-	wire.NodeDiskErasing: {wire.NodeReady, wire.NodeFailedDiskErasing, wire.NodeBroken, wire.NodeMissing},
+	wire.NodeFailedReleasing:   {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeReleasing},
+	wire.NodeDiskErasing:       {wire.NodeReady, wire.NodeFailedDiskErasing, wire.NodeBroken, wire.NodeMissing},
 	wire.NodeFailedDiskErasing: {wire.NodeDiskErasing, wire.NodeReady, wire.NodeBroken, wire.NodeMissing},
 	wire.NodeTesting: {wire.NodeFailedTesting, wire.NodeReady, wire.NodeNew, wire.NodeDeployed, wire.NodeAllocated,
 		wire.NodeBroken, wire.NodeMissing, wire.NodeCommissioning},
@@ -71,7 +71,9 @@ type StateError struct{ Msg string }
 func (e *StateError) Error() string { return e.Msg }
 
 // StateErrorf makes a StateError.
-func StateErrorf(format string, args ...any) error { return &StateError{Msg: fmt.Sprintf(format, args...)} }
+func StateErrorf(format string, args ...any) error {
+	return &StateError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // SetStatus moves m to status to, checking the transition, and keeps the previous status.
 // The caller saves m.
