@@ -42,7 +42,7 @@ func readMachines(req *request) (any, error) {
 		}
 		f.Statuses = append(f.Statuses, st)
 	}
-	var out []map[string]any
+	var out []*machineJSON
 	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
 		ms, err := tx.Machines(f)
 		if err != nil {
@@ -52,7 +52,7 @@ func readMachines(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		out = make([]map[string]any, len(ms))
+		out = make([]*machineJSON, len(ms))
 		for i := range ms {
 			out[i] = renderMachine(&ms[i], det[ms[i].ID])
 		}
@@ -72,7 +72,7 @@ func loadMachine(tx *store.Tx, req *request) (*store.Machine, error) {
 }
 
 // viewMachine renders one machine after a change.
-func viewMachine(tx *store.Tx, m *store.Machine) (map[string]any, error) {
+func viewMachine(tx *store.Tx, m *store.Machine) (*machineJSON, error) {
 	fresh, err := tx.MachineByID(m.ID)
 	if err != nil {
 		return nil, err
@@ -85,7 +85,7 @@ func viewMachine(tx *store.Tx, m *store.Machine) (map[string]any, error) {
 }
 
 func readMachine(req *request) (any, error) {
-	var out map[string]any
+	var out *machineJSON
 	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
 		m, err := loadMachine(tx, req)
 		if err != nil {
@@ -131,7 +131,7 @@ func createMachine(req *request) (any, error) {
 		MACs: p.List("mac_addresses"), PowerType: p.Get("power_type"), PowerParameters: pp,
 		Description: p.Get("description"), Deployed: deployed, Commission: commission && !deployed,
 	}
-	var out map[string]any
+	var out *machineJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := lifecycle.CreateMachine(tx, opts, req.user)
 		if err != nil {
@@ -171,7 +171,7 @@ func allocateMachine(req *request) (any, error) {
 		return nil, err
 	}
 	c.MinCPU, c.MinMemMB = int(cpu), mem
-	var out map[string]any
+	var out *machineJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := lifecycle.Allocate(tx, c, req.user)
 		if err != nil {
@@ -213,7 +213,7 @@ func updateMachine(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out map[string]any
+	var out *machineJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := loadMachine(tx, req)
 		if err != nil {
@@ -315,7 +315,7 @@ func deployMachine(req *request) (any, error) {
 		}
 		opts.UserData = b
 	}
-	var out map[string]any
+	var out *machineJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := loadMachine(tx, req)
 		if err != nil {
@@ -345,7 +345,7 @@ func deployMachine(req *request) (any, error) {
 }
 
 func releaseMachine(req *request) (any, error) {
-	var out map[string]any
+	var out *machineJSON
 	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := loadMachine(tx, req)
 		if err != nil {

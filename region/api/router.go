@@ -80,22 +80,33 @@ func splitPath(p string) []string {
 	return strings.Split(strings.Trim(p, "/"), "/")
 }
 
-// lookup finds the handler for a path, taking an `/op-NAME` suffix as the op.
+// lookup finds the handler for a path. A last segment `op-NAME` names the op when a handler
+// of the shorter path has that op (upstream's dispatcher accepts this form).
 func (s *Server) lookup(path string) (*handler, map[string]string, string) {
 	segs := splitPath(path)
+	if n := len(segs); n > 0 && strings.HasPrefix(segs[n-1], "op-") {
+		op := strings.TrimPrefix(segs[n-1], "op-")
+		for _, h := range s.handlers {
+			if vals, ok := h.match(segs[:n-1]); ok && h.hasOp(op) {
+				return h, vals, op
+			}
+		}
+	}
 	for _, h := range s.handlers {
 		if vals, ok := h.match(segs); ok {
 			return h, vals, ""
 		}
 	}
-	if n := len(segs); n > 0 && strings.HasPrefix(segs[n-1], "op-") {
-		for _, h := range s.handlers {
-			if vals, ok := h.match(segs[:n-1]); ok {
-				return h, vals, strings.TrimPrefix(segs[n-1], "op-")
-			}
+	return nil, nil, ""
+}
+
+func (h *handler) hasOp(op string) bool {
+	for _, a := range h.actions {
+		if a.op == op {
+			return true
 		}
 	}
-	return nil, nil, ""
+	return false
 }
 
 // find picks the action for a method and op.

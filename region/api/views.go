@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,52 +12,126 @@ import (
 const apiRoot = "/MAAS/api/2.0"
 
 // The region has one fabric, VLAN, zone, pool and domain; machines point at them as upstream's do.
+// Structs, not maps: machines read renders thousands of these.
+type vlanJSON struct {
+	VID           int    `json:"vid"`
+	MTU           int    `json:"mtu"`
+	DHCPOn        bool   `json:"dhcp_on"`
+	ExternalDHCP  any    `json:"external_dhcp"`
+	RelayVLAN     any    `json:"relay_vlan"`
+	Fabric        string `json:"fabric"`
+	PrimaryRack   any    `json:"primary_rack"`
+	Name          string `json:"name"`
+	ID            int    `json:"id"`
+	Space         string `json:"space"`
+	SecondaryRack any    `json:"secondary_rack"`
+	FabricID      int    `json:"fabric_id"`
+	ResourceURI   string `json:"resource_uri"`
+}
+
+type namedJSON struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	ID          int    `json:"id"`
+	ResourceURI string `json:"resource_uri"`
+}
+
+type domainJSON struct {
+	Authoritative       bool   `json:"authoritative"`
+	TTL                 *int   `json:"ttl"`
+	ResourceRecordCount int    `json:"resource_record_count"`
+	Name                string `json:"name"`
+	ID                  int    `json:"id"`
+	IsDefault           bool   `json:"is_default"`
+	ResourceURI         string `json:"resource_uri"`
+}
+
+type gatewayJSON struct {
+	GatewayIP *string `json:"gateway_ip"`
+	LinkID    *int64  `json:"link_id"`
+}
+
+type gatewaysJSON struct {
+	IPv4 gatewayJSON `json:"ipv4"`
+	IPv6 gatewayJSON `json:"ipv6"`
+}
+
 var (
-	defaultVLAN = map[string]any{
-		"vid": 0, "mtu": 1500, "dhcp_on": false, "external_dhcp": nil, "relay_vlan": nil,
-		"fabric": "fabric-0", "primary_rack": nil, "name": "untagged", "id": 5001, "space": "undefined",
-		"secondary_rack": nil, "fabric_id": 0, "resource_uri": apiRoot + "/vlans/5001/",
-	}
-	defaultPool = map[string]any{"name": "default", "description": "Default pool", "id": 0,
-		"resource_uri": apiRoot + "/resourcepool/0/"}
-	defaultZone = map[string]any{"name": "default", "description": "", "id": 1,
-		"resource_uri": apiRoot + "/zones/default/"}
-	defaultGateways = map[string]any{
-		"ipv4": map[string]any{"gateway_ip": nil, "link_id": nil},
-		"ipv6": map[string]any{"gateway_ip": nil, "link_id": nil},
-	}
+	defaultVLAN = &vlanJSON{MTU: 1500, Fabric: "fabric-0", Name: "untagged", ID: 5001, Space: "undefined",
+		ResourceURI: apiRoot + "/vlans/5001/"}
+	defaultPool = &namedJSON{Name: "default", Description: "Default pool", ID: 0, ResourceURI: apiRoot + "/resourcepool/0/"}
+	defaultZone = &namedJSON{Name: "default", ID: 1, ResourceURI: apiRoot + "/zones/default/"}
 )
 
-func domainJSON(name string) map[string]any {
-	return map[string]any{"authoritative": true, "ttl": nil, "resource_record_count": 0, "name": name,
-		"id": 0, "is_default": true, "resource_uri": apiRoot + "/domains/0/"}
+func newDomainJSON(name string) *domainJSON {
+	return &domainJSON{Authoritative: true, Name: name, IsDefault: true, ResourceURI: apiRoot + "/domains/0/"}
+}
+
+// hardwareInfoJSON has exactly upstream's 18 hardware_info keys, "Unknown" when not known.
+type hardwareInfoJSON struct {
+	SystemVendor             string `json:"system_vendor"`
+	SystemProduct            string `json:"system_product"`
+	SystemFamily             string `json:"system_family"`
+	SystemVersion            string `json:"system_version"`
+	SystemSKU                string `json:"system_sku"`
+	SystemSerial             string `json:"system_serial"`
+	CPUModel                 string `json:"cpu_model"`
+	MainboardVendor          string `json:"mainboard_vendor"`
+	MainboardProduct         string `json:"mainboard_product"`
+	MainboardSerial          string `json:"mainboard_serial"`
+	MainboardVersion         string `json:"mainboard_version"`
+	MainboardFirmwareVendor  string `json:"mainboard_firmware_vendor"`
+	MainboardFirmwareDate    string `json:"mainboard_firmware_date"`
+	MainboardFirmwareVersion string `json:"mainboard_firmware_version"`
+	ChassisVendor            string `json:"chassis_vendor"`
+	ChassisType              string `json:"chassis_type"`
+	ChassisSerial            string `json:"chassis_serial"`
+	ChassisVersion           string `json:"chassis_version"`
+}
+
+func newHardwareInfo(m map[string]string) *hardwareInfoJSON {
+	v := func(k string) string {
+		if s := m[k]; s != "" {
+			return s
+		}
+		return "Unknown"
+	}
+	return &hardwareInfoJSON{
+		SystemVendor: v("system_vendor"), SystemProduct: v("system_product"), SystemFamily: v("system_family"),
+		SystemVersion: v("system_version"), SystemSKU: v("system_sku"), SystemSerial: v("system_serial"),
+		CPUModel: v("cpu_model"), MainboardVendor: v("mainboard_vendor"), MainboardProduct: v("mainboard_product"),
+		MainboardSerial: v("mainboard_serial"), MainboardVersion: v("mainboard_version"),
+		MainboardFirmwareVendor: v("mainboard_firmware_vendor"), MainboardFirmwareDate: v("mainboard_firmware_date"),
+		MainboardFirmwareVersion: v("mainboard_firmware_version"), ChassisVendor: v("chassis_vendor"),
+		ChassisType: v("chassis_type"), ChassisSerial: v("chassis_serial"), ChassisVersion: v("chassis_version"),
+	}
 }
 
 // interfaceJSON is an interface as upstream renders DISPLAYED_INTERFACE_FIELDS.
 type interfaceJSON struct {
-	SystemID        string         `json:"system_id"`
-	ID              int64          `json:"id"`
-	Name            string         `json:"name"`
-	Type            string         `json:"type"`
-	VLAN            map[string]any `json:"vlan"`
-	MACAddress      string         `json:"mac_address"`
-	Parents         []string       `json:"parents"`
-	Children        []string       `json:"children"`
-	Tags            []string       `json:"tags"`
-	Enabled         bool           `json:"enabled"`
-	Links           []any          `json:"links"`
-	Params          any            `json:"params"`
-	Discovered      []any          `json:"discovered"`
-	EffectiveMTU    int            `json:"effective_mtu"`
-	Vendor          *string        `json:"vendor"`
-	Product         *string        `json:"product"`
-	FirmwareVersion *string        `json:"firmware_version"`
-	LinkConnected   bool           `json:"link_connected"`
-	InterfaceSpeed  int64          `json:"interface_speed"`
-	LinkSpeed       int64          `json:"link_speed"`
-	NUMANode        int            `json:"numa_node"`
-	SRIOVMaxVF      int            `json:"sriov_max_vf"`
-	ResourceURI     string         `json:"resource_uri"`
+	SystemID        string    `json:"system_id"`
+	ID              int64     `json:"id"`
+	Name            string    `json:"name"`
+	Type            string    `json:"type"`
+	VLAN            *vlanJSON `json:"vlan"`
+	MACAddress      string    `json:"mac_address"`
+	Parents         []string  `json:"parents"`
+	Children        []string  `json:"children"`
+	Tags            []string  `json:"tags"`
+	Enabled         bool      `json:"enabled"`
+	Links           []any     `json:"links"`
+	Params          any       `json:"params"`
+	Discovered      []any     `json:"discovered"`
+	EffectiveMTU    int       `json:"effective_mtu"`
+	Vendor          *string   `json:"vendor"`
+	Product         *string   `json:"product"`
+	FirmwareVersion *string   `json:"firmware_version"`
+	LinkConnected   bool      `json:"link_connected"`
+	InterfaceSpeed  int64     `json:"interface_speed"`
+	LinkSpeed       int64     `json:"link_speed"`
+	NUMANode        int       `json:"numa_node"`
+	SRIOVMaxVF      int       `json:"sriov_max_vf"`
+	ResourceURI     string    `json:"resource_uri"`
 }
 
 func optString(s string) *string {
@@ -118,11 +193,6 @@ type machineDetails struct {
 	Statuses map[string]int
 }
 
-var hardwareInfoKeys = []string{"system_vendor", "system_product", "system_family", "system_version",
-	"system_sku", "system_serial", "cpu_model", "mainboard_vendor", "mainboard_product", "mainboard_serial",
-	"mainboard_version", "mainboard_firmware_vendor", "mainboard_firmware_date", "mainboard_firmware_version",
-	"chassis_vendor", "chassis_type", "chassis_serial", "chassis_version"}
-
 func statusLabel(n int) string {
 	if n < 0 {
 		return "Unknown"
@@ -130,91 +200,162 @@ func statusLabel(n int) string {
 	return wire.ScriptStatus(n).Label()
 }
 
-// renderMachine gives a machine's JSON with every key of upstream's machine read.
-func renderMachine(m *store.Machine, d machineDetails) map[string]any {
+// machineJSON is a machine as upstream renders it: every key of the user guide's sample,
+// plus the hardware-sync fields. A struct, not a map, because machines read renders
+// thousands of these.
+type machineJSON struct {
+	SystemID                     string            `json:"system_id"`
+	Hostname                     string            `json:"hostname"`
+	FQDN                         string            `json:"fqdn"`
+	Description                  string            `json:"description"`
+	Domain                       *domainJSON       `json:"domain"`
+	Architecture                 string            `json:"architecture"`
+	Status                       int               `json:"status"`
+	StatusName                   string            `json:"status_name"`
+	StatusMessage                string            `json:"status_message"`
+	StatusAction                 string            `json:"status_action"`
+	ErrorDescription             string            `json:"error_description"`
+	Owner                        *string           `json:"owner"`
+	OwnerData                    json.RawMessage   `json:"owner_data"`
+	Locked                       bool              `json:"locked"`
+	Netboot                      bool              `json:"netboot"`
+	PowerType                    string            `json:"power_type"`
+	PowerState                   string            `json:"power_state"`
+	OSystem                      string            `json:"osystem"`
+	DistroSeries                 string            `json:"distro_series"`
+	HWEKernel                    *string           `json:"hwe_kernel"`
+	MinHWEKernel                 string            `json:"min_hwe_kernel"`
+	CPUCount                     int               `json:"cpu_count"`
+	CPUSpeed                     int               `json:"cpu_speed"`
+	Memory                       int64             `json:"memory"`
+	SwapSize                     *int64            `json:"swap_size"`
+	Storage                      float64           `json:"storage"`
+	HardwareUUID                 *string           `json:"hardware_uuid"`
+	HardwareInfo                 *hardwareInfoJSON `json:"hardware_info"`
+	TagNames                     []string          `json:"tag_names"`
+	NUMANodeSet                  []numaJSON        `json:"numanode_set"`
+	InterfaceSet                 []interfaceJSON   `json:"interface_set"`
+	BootInterface                *interfaceJSON    `json:"boot_interface"`
+	IPAddresses                  []string          `json:"ip_addresses"`
+	BlockDeviceSet               []any             `json:"blockdevice_set"`
+	PhysicalBlockDeviceSet       []any             `json:"physicalblockdevice_set"`
+	VirtualBlockDeviceSet        []any             `json:"virtualblockdevice_set"`
+	ISCSIBlockDeviceSet          []any             `json:"iscsiblockdevice_set"`
+	BootDisk                     any               `json:"boot_disk"`
+	SpecialFilesystems           []any             `json:"special_filesystems"`
+	VolumeGroups                 []any             `json:"volume_groups"`
+	Raids                        []any             `json:"raids"`
+	Bcaches                      []any             `json:"bcaches"`
+	CacheSets                    []any             `json:"cache_sets"`
+	Pool                         *namedJSON        `json:"pool"`
+	Zone                         *namedJSON        `json:"zone"`
+	Pod                          any               `json:"pod"`
+	DefaultGateways              gatewaysJSON      `json:"default_gateways"`
+	AddressTTL                   *int              `json:"address_ttl"`
+	DisableIPv4                  bool              `json:"disable_ipv4"`
+	BiosBootMethod               *string           `json:"bios_boot_method"`
+	NodeType                     int               `json:"node_type"`
+	NodeTypeName                 string            `json:"node_type_name"`
+	CurrentCommissioningResultID *int64            `json:"current_commissioning_result_id"`
+	CurrentTestingResultID       *int64            `json:"current_testing_result_id"`
+	CurrentInstallationResultID  *int64            `json:"current_installation_result_id"`
+	CommissioningStatus          int               `json:"commissioning_status"`
+	CommissioningStatusName      string            `json:"commissioning_status_name"`
+	TestingStatus                int               `json:"testing_status"`
+	TestingStatusName            string            `json:"testing_status_name"`
+	CPUTestStatus                int               `json:"cpu_test_status"`
+	CPUTestStatusName            string            `json:"cpu_test_status_name"`
+	MemoryTestStatus             int               `json:"memory_test_status"`
+	MemoryTestStatusName         string            `json:"memory_test_status_name"`
+	StorageTestStatus            int               `json:"storage_test_status"`
+	StorageTestStatusName        string            `json:"storage_test_status_name"`
+	NetworkTestStatus            int               `json:"network_test_status"`
+	NetworkTestStatusName        string            `json:"network_test_status_name"`
+	InterfaceTestStatus          int               `json:"interface_test_status"`
+	InterfaceTestStatusName      string            `json:"interface_test_status_name"`
+	OtherTestStatus              int               `json:"other_test_status"`
+	OtherTestStatusName          string            `json:"other_test_status_name"`
+	EnableHWSync                 bool              `json:"enable_hw_sync"`
+	LastSync                     any               `json:"last_sync"`
+	SyncInterval                 *int              `json:"sync_interval"`
+	NextSync                     any               `json:"next_sync"`
+	InstallKVM                   bool              `json:"install_kvm"`
+	WorkloadAnnotations          json.RawMessage   `json:"workload_annotations"`
+	ResourceURI                  string            `json:"resource_uri"`
+}
+
+type numaJSON struct {
+	Index        int   `json:"index"`
+	Memory       int64 `json:"memory"`
+	Cores        []int `json:"cores"`
+	HugepagesSet []any `json:"hugepages_set"`
+}
+
+var emptyObject = json.RawMessage("{}")
+
+// renderMachine gives a machine's JSON.
+func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 	ifs := renderInterfaces(m.SystemID, d.Interfaces)
-	var boot any
-	for k := range ifs {
-		if m.BootInterfaceID != nil && ifs[k].ID == *m.BootInterfaceID {
-			boot = ifs[k]
-		}
-	}
-	hw := make(map[string]string, len(hardwareInfoKeys))
-	for _, k := range hardwareInfoKeys {
-		hw[k] = "Unknown"
-		if v := m.HardwareInfo[k]; v != "" {
-			hw[k] = v
-		}
-	}
 	cores := make([]int, m.CPUCount)
 	for i := range cores {
 		cores[i] = i
 	}
-	var owner, uuid, bootMethod, swap, hwe any
-	if m.Owner != "" {
-		owner = m.Owner
+	out := &machineJSON{
+		SystemID: m.SystemID, Hostname: m.Hostname, FQDN: m.Hostname + "." + m.Domain,
+		Description: m.Description, Domain: newDomainJSON(m.Domain), Architecture: m.Architecture,
+		Status: int(m.Status), StatusName: m.Status.Label(), StatusMessage: m.StatusMessage,
+		ErrorDescription: m.ErrorDescription, Owner: optString(m.Owner), OwnerData: emptyObject,
+		Locked: m.Locked, Netboot: m.Netboot, PowerType: m.PowerType, PowerState: m.PowerState,
+		OSystem: m.OSystem, DistroSeries: m.DistroSeries, HWEKernel: optString(m.HWEKernel), MinHWEKernel: m.MinHWEKernel,
+		CPUCount: m.CPUCount, CPUSpeed: m.CPUSpeed, Memory: m.Memory, SwapSize: m.SwapSize,
+		HardwareUUID: optString(m.HardwareUUID), HardwareInfo: newHardwareInfo(m.HardwareInfo), TagNames: orEmpty(m.Tags),
+		NUMANodeSet:    []numaJSON{{Index: 0, Memory: m.Memory, Cores: cores, HugepagesSet: []any{}}},
+		InterfaceSet:   ifs,
+		IPAddresses:    []string{},
+		BlockDeviceSet: []any{}, PhysicalBlockDeviceSet: []any{}, VirtualBlockDeviceSet: []any{},
+		ISCSIBlockDeviceSet: []any{}, SpecialFilesystems: []any{}, VolumeGroups: []any{},
+		Raids: []any{}, Bcaches: []any{}, CacheSets: []any{},
+		Pool: defaultPool, Zone: defaultZone,
+		BiosBootMethod: optString(m.BiosBootMethod), NodeTypeName: "Machine",
+		CurrentCommissioningResultID: m.CurrentCommissioningSet,
+		CurrentTestingResultID:       m.CurrentTestingSet,
+		CurrentInstallationResultID:  m.CurrentInstallationSet,
+		EnableHWSync:                 m.EnableHWSync, LastSync: formatTime(m.LastSync), InstallKVM: m.InstallKVM,
+		WorkloadAnnotations: emptyObject,
+		ResourceURI:         fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
 	}
-	if m.HardwareUUID != "" {
-		uuid = m.HardwareUUID
-	}
-	if m.BiosBootMethod != "" {
-		bootMethod = m.BiosBootMethod
-	}
-	if m.SwapSize != nil {
-		swap = *m.SwapSize
-	}
-	if m.HWEKernel != "" {
-		hwe = m.HWEKernel
-	}
-	out := map[string]any{
-		"system_id": m.SystemID, "hostname": m.Hostname, "fqdn": m.Hostname + "." + m.Domain,
-		"description": m.Description, "domain": domainJSON(m.Domain), "architecture": m.Architecture,
-		"status": int(m.Status), "status_name": m.Status.Label(), "status_message": m.StatusMessage,
-		"status_action": "", "error_description": m.ErrorDescription,
-		"owner": owner, "owner_data": map[string]any{}, "locked": m.Locked, "netboot": m.Netboot,
-		"power_type": m.PowerType, "power_state": m.PowerState,
-		"osystem": m.OSystem, "distro_series": m.DistroSeries, "hwe_kernel": hwe, "min_hwe_kernel": m.MinHWEKernel,
-		"cpu_count": m.CPUCount, "cpu_speed": m.CPUSpeed, "memory": m.Memory, "swap_size": swap,
-		"storage": 0.0, "hardware_uuid": uuid, "hardware_info": hw, "tag_names": orEmpty(m.Tags),
-		"numanode_set":  []any{map[string]any{"index": 0, "memory": m.Memory, "cores": cores, "hugepages_set": []any{}}},
-		"interface_set": ifs, "boot_interface": boot, "ip_addresses": []any{},
-		"blockdevice_set": []any{}, "physicalblockdevice_set": []any{}, "virtualblockdevice_set": []any{},
-		"iscsiblockdevice_set": []any{}, "boot_disk": nil, "special_filesystems": []any{}, "volume_groups": []any{},
-		"raids": []any{}, "bcaches": []any{}, "cache_sets": []any{},
-		"pool": defaultPool, "zone": defaultZone, "pod": nil, "default_gateways": defaultGateways,
-		"address_ttl": nil, "disable_ipv4": false, "bios_boot_method": bootMethod,
-		"node_type": 0, "node_type_name": "Machine",
-		"current_commissioning_result_id": optID(m.CurrentCommissioningSet),
-		"current_testing_result_id":       optID(m.CurrentTestingSet),
-		"current_installation_result_id":  optID(m.CurrentInstallationSet),
-		"enable_hw_sync":                  m.EnableHWSync, "last_sync": formatTime(m.LastSync),
-		"sync_interval": nil, "next_sync": nil, "install_kvm": m.InstallKVM,
-		"workload_annotations": map[string]any{},
-		"resource_uri":         fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
-	}
-	if m.EnableHWSync && m.SyncInterval > 0 {
-		out["sync_interval"] = m.SyncInterval
-		if m.LastSync != nil {
-			out["next_sync"] = formatTime(ptrTime(m.LastSync.Add(time.Duration(m.SyncInterval) * time.Second)))
+	for k := range ifs {
+		if m.BootInterfaceID != nil && ifs[k].ID == *m.BootInterfaceID {
+			out.BootInterface = &ifs[k]
 		}
 	}
-	for _, k := range []string{"commissioning", "testing", "cpu_test", "memory_test", "storage_test",
-		"network_test", "interface_test", "other_test"} {
-		st, ok := d.Statuses[k]
+	if m.EnableHWSync && m.SyncInterval > 0 {
+		out.SyncInterval = &m.SyncInterval
+		if m.LastSync != nil {
+			out.NextSync = formatTime(ptrTime(m.LastSync.Add(time.Duration(m.SyncInterval) * time.Second)))
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		status *int
+		label  *string
+	}{
+		{"commissioning", &out.CommissioningStatus, &out.CommissioningStatusName},
+		{"testing", &out.TestingStatus, &out.TestingStatusName},
+		{"cpu_test", &out.CPUTestStatus, &out.CPUTestStatusName},
+		{"memory_test", &out.MemoryTestStatus, &out.MemoryTestStatusName},
+		{"storage_test", &out.StorageTestStatus, &out.StorageTestStatusName},
+		{"network_test", &out.NetworkTestStatus, &out.NetworkTestStatusName},
+		{"interface_test", &out.InterfaceTestStatus, &out.InterfaceTestStatusName},
+		{"other_test", &out.OtherTestStatus, &out.OtherTestStatusName},
+	} {
+		st, ok := d.Statuses[f.name]
 		if !ok {
 			st = -1
 		}
-		out[k+"_status"] = st
-		out[k+"_status_name"] = statusLabel(st)
+		*f.status, *f.label = st, statusLabel(st)
 	}
 	return out
-}
-
-func optID(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
