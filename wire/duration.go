@@ -39,6 +39,9 @@ func FormatTimedelta(d time.Duration) string {
 	return out
 }
 
+// maxDurationPart bounds each part of a duration (about 50 years).
+const maxDurationPart = 50 * 365 * 24 * time.Hour
+
 var durationRE = regexp.MustCompile(`^(?:(\d+) (?:days?,? )?)?(?:(?:(\d+):)?(\d+):)?(\d+)(?:[.,](\d{1,6})\d*)?$`)
 
 // ParseDuration reads a duration as upstream's forms do (Django's parse_duration): plain
@@ -50,13 +53,14 @@ func ParseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if m := durationRE.FindStringSubmatch(v); m != nil {
+		// Every part is bounded so the sum stays far below time.Duration's ~292 years.
 		var total time.Duration
 		for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
 			if m[i+1] == "" {
 				continue
 			}
 			n, err := strconv.ParseInt(m[i+1], 10, 64)
-			if err != nil || n > 1<<31 {
+			if err != nil || time.Duration(n) > maxDurationPart/unit {
 				return 0, fmt.Errorf("duration %q out of range", v)
 			}
 			total += time.Duration(n) * unit

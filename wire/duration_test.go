@@ -41,6 +41,8 @@ func TestParseDuration(t *testing.T) {
 		{in: "soon", bad: true},
 		{in: "-5", bad: true},
 		{in: "99999999999999999999", bad: true},
+		{in: "9999999999 00:00:00", bad: true},
+		{in: "1 99999999999:00:00", bad: true},
 	} {
 		got, err := ParseDuration(tc.in)
 		if tc.bad {
