@@ -39,8 +39,8 @@ func FormatTimedelta(d time.Duration) string {
 	return out
 }
 
-// maxDurationPart bounds each part of a duration (about 50 years).
-const maxDurationPart = 50 * 365 * 24 * time.Hour
+// maxDuration bounds a parsed duration (about 100 years), far below time.Duration's limit.
+const maxDuration = 100 * 366 * 24 * time.Hour
 
 var durationRE = regexp.MustCompile(`^(?:(\d+) (?:days?,? )?)?(?:(?:(\d+):)?(\d+):)?(\d+)(?:[.,](\d{1,6})\d*)?$`)
 
@@ -53,17 +53,18 @@ func ParseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if m := durationRE.FindStringSubmatch(v); m != nil {
-		// Every part is bounded so the sum stays far below time.Duration's ~292 years.
-		var total time.Duration
+				var total time.Duration
 		for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
 			if m[i+1] == "" {
 				continue
 			}
 			n, err := strconv.ParseInt(m[i+1], 10, 64)
-			if err != nil || time.Duration(n) > maxDurationPart/unit {
-				return 0, fmt.Errorf("duration %q out of range", v)
+			if err != nil || time.Duration(n) > maxDuration/unit {
+				return 0, fmt.Errorf("duration %q is out of range", v)
 			}
-			total += time.Duration(n) * unit
+			if total += time.Duration(n) * unit; total > maxDuration {
+				return 0, fmt.Errorf("duration %q is out of range", v)
+			}
 		}
 		if m[5] != "" {
 			frac := m[5] + strings.Repeat("0", 6-len(m[5]))
