@@ -22,6 +22,8 @@ type Params struct {
 	Files  map[string][]byte
 	// BodyValues are the urlencoded body fields alone: OAuth HMAC-SHA1 signs them.
 	BodyValues url.Values
+	// JSON is the body of a request sent as application/json, when the caller accepts one.
+	JSON []byte
 }
 
 // Get returns the first value of a field, or "".
@@ -99,8 +101,9 @@ func parseBool(v string) (bool, bool) {
 var errBodyTooLarge = errors.New("request body too large")
 
 // parseParams reads the query and, for requests with a body, the body. The body is read
-// through limit bytes at most.
-func parseParams(r *http.Request, limit int64) (*Params, error) {
+// through limit bytes at most. A JSON body is kept whole when acceptJSON is set and refused
+// otherwise.
+func parseParams(r *http.Request, limit int64, acceptJSON bool) (*Params, error) {
 	p := &Params{Files: map[string][]byte{}, BodyValues: url.Values{}}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -144,6 +147,11 @@ func parseParams(r *http.Request, limit int64) (*Params, error) {
 		if err := parseMultipart(body, mp["boundary"], p); err != nil {
 			return nil, err
 		}
+	case "application/json":
+		if !acceptJSON {
+			return nil, fmt.Errorf("unsupported Content-Type %q (want multipart/form-data or application/x-www-form-urlencoded)", mt)
+		}
+		p.JSON = body
 	default:
 		return nil, fmt.Errorf("unsupported Content-Type %q (want multipart/form-data or application/x-www-form-urlencoded)", mt)
 	}

@@ -48,7 +48,7 @@ func TestParseParams(t *testing.T) {
 			if tc.name == "too large" {
 				limit = 64
 			}
-			p, err := parseParams(newReq(tc.method, tc.target, tc.ct, tc.body), limit)
+			p, err := parseParams(newReq(tc.method, tc.target, tc.ct, tc.body), limit, false)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v; want %q", err, tc.err)
@@ -73,7 +73,7 @@ func TestParseParams(t *testing.T) {
 }
 
 func TestParamsHelpers(t *testing.T) {
-	p, _ := parseParams(newReq("GET", "/x?l=a,b&l=c&t=TRUE&f=no&bad=maybe&n=12&nn=x&s=inline", "", ""), 1024)
+	p, _ := parseParams(newReq("GET", "/x?l=a,b&l=c&t=TRUE&f=no&bad=maybe&n=12&nn=x&s=inline", "", ""), 1024, false)
 	if got := p.List("l"); strings.Join(got, "|") != "a|b|c" {
 		t.Errorf("List = %v", got)
 	}
@@ -109,7 +109,7 @@ func FuzzParseParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		r, _ := http.NewRequest("POST", "/x", bytes.NewReader(body))
 		r.Header.Set("Content-Type", ct)
-		p, err := parseParams(r, 1<<16)
+		p, err := parseParams(r, 1<<16, false)
 		if err != nil {
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
@@ -18,6 +19,7 @@ type Server struct {
 	store    *store.Store
 	opts     Options
 	handlers []*handler
+	signals  lifecycle.Signals
 }
 
 // Options tune a Server. Zero values take defaults.
@@ -29,12 +31,15 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by version/.
 	Version string
+	// ResultStored, when set, is called for each script result a machine reports.
+	ResultStored lifecycle.ResultHook
 }
 
 // New builds the server over an open store.
 func New(st *store.Store, opts Options) *Server {
 	s := &Server{store: st, opts: opts}
 	s.handlers = s.routes()
+	s.signals = lifecycle.Signals{Now: s.now, Stored: opts.ResultStored}
 	return s
 }
 
@@ -92,6 +97,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.describe(sw, r)
 	case strings.HasPrefix(path, "/MAAS/api/2.0/"):
 		s.serveAPI(sw, r, path)
+	case path == "/MAAS/metadata" || strings.HasPrefix(path, "/MAAS/metadata/"):
+		s.serveMetadata(sw, r, path)
 	case path == "/MAAS" || path == "/MAAS/" || path == "/":
 		writeText(sw, http.StatusOK, "MAAS region: API at /MAAS/api/2.0/, metadata at /MAAS/metadata/\n")
 	default:
@@ -122,7 +129,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		writeText(w, http.StatusNotFound, "Unknown API endpoint: "+path)
 		return
 	}
-	p, err := parseParams(r, s.maxBody())
+	p, err := parseParams(r, s.maxBody(), false)
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			s.writeError(w, r, err)

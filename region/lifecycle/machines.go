@@ -228,6 +228,11 @@ func CreateMachine(tx *store.Tx, opts CreateOptions, by *store.User) (*store.Mac
 			m.BootInterfaceID = &iface.ID
 		}
 	}
+	if opts.Deployed {
+		if err := createDeployInfoSet(tx, m); err != nil {
+			return nil, err
+		}
+	}
 	tok := store.NewToken(store.TokenNode)
 	tok.NodeID = &m.ID
 	if err := tx.CreateToken(tok); err != nil {

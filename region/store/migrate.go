@@ -137,6 +137,94 @@ CREATE TABLE locks (
 	expires BIGINT NOT NULL
 );
 `},
+	{2, "scripts and results", `
+CREATE TABLE scripts (
+	id {{pk}},
+	name TEXT NOT NULL UNIQUE,
+	title TEXT NOT NULL DEFAULT '',
+	description TEXT NOT NULL DEFAULT '',
+	tags TEXT NOT NULL DEFAULT '[]',
+	script_type INTEGER NOT NULL,
+	hardware_type INTEGER NOT NULL DEFAULT 0,
+	parallel INTEGER NOT NULL DEFAULT 0,
+	timeout_us BIGINT NOT NULL DEFAULT 0,
+	destructive BOOLEAN NOT NULL DEFAULT FALSE,
+	may_reboot BOOLEAN NOT NULL DEFAULT FALSE,
+	recommission BOOLEAN NOT NULL DEFAULT FALSE,
+	apply_configured_networking BOOLEAN NOT NULL DEFAULT FALSE,
+	packages TEXT NOT NULL DEFAULT '{}',
+	for_hardware TEXT NOT NULL DEFAULT '[]',
+	results TEXT NOT NULL DEFAULT '{}',
+	parameters TEXT NOT NULL DEFAULT '{}',
+	is_default BOOLEAN NOT NULL DEFAULT FALSE,
+	current_version BIGINT,
+	created BIGINT NOT NULL,
+	updated BIGINT NOT NULL
+);
+CREATE TABLE script_versions (
+	id {{pk}},
+	script_id BIGINT NOT NULL REFERENCES scripts(id) ON DELETE CASCADE,
+	data {{blob}} NOT NULL,
+	comment TEXT,
+	created BIGINT NOT NULL
+);
+CREATE INDEX script_versions_script ON script_versions (script_id, id);
+CREATE TABLE block_devices (
+	id {{pk}},
+	node_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+	name TEXT NOT NULL,
+	id_path TEXT NOT NULL DEFAULT '',
+	model TEXT NOT NULL DEFAULT '',
+	serial TEXT NOT NULL DEFAULT '',
+	size BIGINT NOT NULL DEFAULT 0,
+	block_size INTEGER NOT NULL DEFAULT 512,
+	firmware_version TEXT NOT NULL DEFAULT '',
+	numa_node INTEGER NOT NULL DEFAULT 0,
+	tags TEXT NOT NULL DEFAULT '[]',
+	created BIGINT NOT NULL,
+	updated BIGINT NOT NULL
+);
+CREATE INDEX block_devices_node ON block_devices (node_id);
+CREATE TABLE script_sets (
+	id {{pk}},
+	node_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+	result_type INTEGER NOT NULL,
+	last_ping BIGINT,
+	tags TEXT NOT NULL DEFAULT '[]',
+	created BIGINT NOT NULL
+);
+CREATE INDEX script_sets_node ON script_sets (node_id, result_type, id);
+CREATE TABLE script_results (
+	id {{pk}},
+	script_set_id BIGINT NOT NULL REFERENCES script_sets(id) ON DELETE CASCADE,
+	script_id BIGINT REFERENCES scripts(id) ON DELETE SET NULL,
+	script_version_id BIGINT,
+	script_name TEXT NOT NULL,
+	status INTEGER NOT NULL DEFAULT 0,
+	exit_status INTEGER,
+	parameters TEXT NOT NULL DEFAULT '{}',
+	output {{blob}},
+	stdout {{blob}},
+	stderr {{blob}},
+	result {{blob}},
+	started BIGINT,
+	ended BIGINT,
+	suppressed BOOLEAN NOT NULL DEFAULT FALSE,
+	interface_id BIGINT,
+	block_device_id BIGINT,
+	created BIGINT NOT NULL,
+	updated BIGINT NOT NULL
+);
+CREATE INDEX script_results_set ON script_results (script_set_id, id);
+CREATE INDEX script_results_status ON script_results (status);
+CREATE TABLE signal_keys (
+	node_id BIGINT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+	key TEXT NOT NULL,
+	created BIGINT NOT NULL,
+	PRIMARY KEY (node_id, key)
+);
+CREATE INDEX signal_keys_created ON signal_keys (created);
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

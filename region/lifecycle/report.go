@@ -1,0 +1,86 @@
+package lifecycle
+
+import (
+	"fmt"
+	"strings"
+
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// EndDeployment marks a deploying machine Deployed: it has booted its installed system.
+func EndDeployment(tx *store.Tx, m *store.Machine) error {
+	if m.Status != wire.NodeDeploying {
+		return nil
+	}
+	if err := SetStatus(m, wire.NodeDeployed); err != nil {
+		return err
+	}
+	m.StatusExpires = nil
+	m.PowerState = "on"
+	if err := tx.UpdateMachine(m); err != nil {
+		return err
+	}
+	desc := "deployment finished"
+	if m.InstallKVM {
+		desc += "; the machine is a KVM host"
+	}
+	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Deployed", Description: desc})
+}
+
+// Event is a cloud-init or curtin reporting event sent to the status webhook.
+type Event struct {
+	Type        string // start, progress, finish
+	Origin      string
+	Name        string // slash path; no slash = top level
+	Description string
+	Failed      bool
+	Files       map[string][]byte
+}
+
+// ReportEvent applies a reporting event: its files become script results as signals' do,
+// with exit status 1 when the event failed; a top-level failure fails a commissioning or a
+// deployment; the final cloud-init stage of a deploying machine finishes its deployment.
+func ReportEvent(tx *store.Tx, m *store.Machine, ev Event, sig *Signals) error {
+	if err := tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Node " + ev.Type, Level: "DEBUG",
+		Description: strings.TrimSpace(fmt.Sprintf("%s: %s", ev.Name, ev.Description))}); err != nil {
+		return err
+	}
+	if len(ev.Files) > 0 {
+		exit := 0
+		if ev.Failed {
+			exit = 1
+		}
+		if err := sig.Process(tx, m, Signal{Status: wire.SignalWorking, ExitStatus: &exit, Files: ev.Files}); err != nil {
+			return err
+		}
+	}
+	topLevel := !strings.Contains(ev.Name, "/")
+	if ev.Type != "finish" {
+		return nil
+	}
+	switch {
+	case ev.Failed && topLevel && m.Status == wire.NodeCommissioning:
+		return failWith(tx, m, wire.NodeFailedCommissioning, "commissioning failed: "+ev.Description)
+	case ev.Failed && topLevel && m.Status == wire.NodeDeploying:
+		return failWith(tx, m, wire.NodeFailedDeployment, "installation failed: "+ev.Description)
+	case !ev.Failed && ev.Name == "modules-final" && m.Status == wire.NodeDeploying:
+		return EndDeployment(tx, m)
+	}
+	return nil
+}
+
+func failWith(tx *store.Tx, m *store.Machine, to wire.NodeStatus, reason string) error {
+	from := m.Status
+	if err := SetStatus(m, to); err != nil {
+		return err
+	}
+	if err := abortUnfinished(tx, currentSets(m)); err != nil {
+		return err
+	}
+	m.ErrorDescription, m.StatusExpires = reason, nil
+	if err := tx.UpdateMachine(m); err != nil {
+		return err
+	}
+	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: to.Label(), Level: "ERROR", Description: fmt.Sprintf("%s → %s: %s", from.Label(), to.Label(), reason)})
+}

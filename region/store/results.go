@@ -1,0 +1,401 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"maasgo/wire"
+)
+
+// ScriptSet is one commissioning, testing, installation or release run of a machine.
+type ScriptSet struct {
+	ID       int64
+	NodeID   int64
+	Type     wire.ResultType
+	LastPing *time.Time
+	Tags     []string
+	Created  time.Time
+}
+
+// ScriptResult is one script's run inside a set: its status, exit status, output and the
+// parameters it ran with.
+type ScriptResult struct {
+	ID              int64
+	SetID           int64
+	ScriptID        *int64
+	ScriptVersionID *int64
+	ScriptName      string
+	Status          wire.ScriptStatus
+	ExitStatus      *int
+	Parameters      json.RawMessage // resolved parameters, as index.json carries them
+	Output          []byte          // combined
+	Stdout          []byte
+	Stderr          []byte
+	Result          []byte // the result YAML
+	Started         *time.Time
+	Ended           *time.Time
+	Suppressed      bool
+	InterfaceID     *int64
+	BlockDeviceID   *int64
+	Created         time.Time
+	Updated         time.Time
+	// HasOutput says whether the output columns were loaded.
+	HasOutput bool
+}
+
+// CreateScriptSet stores a set and sets its ID.
+func (t *Tx) CreateScriptSet(s *ScriptSet) error {
+	if s.Created.IsZero() {
+		s.Created = time.Now()
+	}
+	tags, _ := json.Marshal(orEmptyList(s.Tags))
+	id, err := t.insert(`INSERT INTO script_sets (node_id, result_type, last_ping, tags, created) VALUES (?, ?, ?, ?, ?)`,
+		s.NodeID, int(s.Type), nullMicros(s.LastPing), string(tags), micros(s.Created))
+	if err != nil {
+		return fmt.Errorf("create script set: %w", err)
+	}
+	s.ID = id
+	return nil
+}
+
+// TouchScriptSet records a heartbeat of the set's machine.
+func (t *Tx) TouchScriptSet(id int64, at time.Time) error {
+	if _, err := t.exec(`UPDATE script_sets SET last_ping = ? WHERE id = ?`, micros(at), id); err != nil {
+		return fmt.Errorf("touch script set %d: %w", id, err)
+	}
+	return nil
+}
+
+const setSelect = `SELECT id, node_id, result_type, last_ping, tags, created FROM script_sets`
+
+func scanSet(sc interface{ Scan(...any) error }) (*ScriptSet, error) {
+	var s ScriptSet
+	var typ int
+	var ping sql.NullInt64
+	var tags string
+	var created int64
+	if err := sc.Scan(&s.ID, &s.NodeID, &typ, &ping, &tags, &created); err != nil {
+		return nil, err
+	}
+	s.Type, s.LastPing, s.Created = wire.ResultType(typ), fromNullMicros(ping), fromMicros(created)
+	if err := json.Unmarshal([]byte(tags), &s.Tags); err != nil {
+		return nil, fmt.Errorf("decode tags of script set %d: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// ScriptSetByID reads one set.
+func (t *Tx) ScriptSetByID(id int64) (*ScriptSet, error) {
+	s, err := scanSet(t.queryRow(setSelect+` WHERE id = ?`, id))
+	return s, notFound(err, fmt.Sprintf("script result %d", id))
+}
+
+// ScriptSets lists a machine's sets, newest first, optionally of one type.
+func (t *Tx) ScriptSets(nodeID int64, typ *wire.ResultType) ([]ScriptSet, error) {
+	q, args := setSelect+` WHERE node_id = ?`, []any{nodeID}
+	if typ != nil {
+		q += ` AND result_type = ?`
+		args = append(args, int(*typ))
+	}
+	rows, err := t.query(q+` ORDER BY id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list script sets: %w", err)
+	}
+	defer rows.Close()
+	var out []ScriptSet
+	for rows.Next() {
+		s, err := scanSet(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list script sets: %w", err)
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+// DeleteScriptSet removes a set with its results.
+func (t *Tx) DeleteScriptSet(id int64) error {
+	if _, err := t.exec(`DELETE FROM script_sets WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete script set %d: %w", id, err)
+	}
+	return nil
+}
+
+var resultColumns = []string{"script_set_id", "script_id", "script_version_id", "script_name", "status", "exit_status",
+	"parameters", "started", "ended", "suppressed", "interface_id", "block_device_id", "created", "updated"}
+
+var outputColumns = []string{"output", "stdout", "stderr", "result"}
+
+func (r *ScriptResult) values() []any {
+	var exit sql.NullInt64
+	if r.ExitStatus != nil {
+		exit = sql.NullInt64{Int64: int64(*r.ExitStatus), Valid: true}
+	}
+	return []any{r.SetID, nullInt(r.ScriptID), nullInt(r.ScriptVersionID), r.ScriptName, int(r.Status), exit,
+		rawOr(r.Parameters, "{}"), nullMicros(r.Started), nullMicros(r.Ended), r.Suppressed, nullInt(r.InterfaceID),
+		nullInt(r.BlockDeviceID), micros(r.Created), micros(r.Updated)}
+}
+
+// CreateScriptResult stores r (with its output, if any) and sets its ID.
+func (t *Tx) CreateScriptResult(r *ScriptResult) error {
+	now := time.Now()
+	r.Created, r.Updated = now, now
+	cols := append(append([]string{}, resultColumns...), outputColumns...)
+	vals := append(r.values(), r.Output, r.Stdout, r.Stderr, r.Result)
+	id, err := t.insert(`INSERT INTO script_results (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(cols))+`)`, vals...)
+	if err != nil {
+		return fmt.Errorf("create script result %s: %w", r.ScriptName, err)
+	}
+	r.ID = id
+	return nil
+}
+
+// UpdateScriptResult writes r's fields; its output too when r.HasOutput.
+func (t *Tx) UpdateScriptResult(r *ScriptResult) error {
+	r.Updated = time.Now()
+	cols := resultColumns
+	vals := r.values()
+	if r.HasOutput {
+		cols = append(append([]string{}, resultColumns...), outputColumns...)
+		vals = append(vals, r.Output, r.Stdout, r.Stderr, r.Result)
+	}
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = ?"
+	}
+	res, err := t.exec(`UPDATE script_results SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(vals, r.ID)...)
+	if err != nil {
+		return fmt.Errorf("update script result %d: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("script result %d: %w", r.ID, ErrNotFound)
+	}
+	return nil
+}
+
+func resultSelect(output bool) string {
+	cols := append([]string{"id"}, resultColumns...)
+	if output {
+		cols = append(cols, outputColumns...)
+	}
+	return `SELECT ` + strings.Join(cols, ", ") + ` FROM script_results`
+}
+
+func scanResult(sc interface{ Scan(...any) error }, output bool) (*ScriptResult, error) {
+	var r ScriptResult
+	var sid, svid, exit, started, ended, iface, bdev sql.NullInt64
+	var status int
+	var params string
+	var created, updated int64
+	dst := []any{&r.ID, &r.SetID, &sid, &svid, &r.ScriptName, &status, &exit, &params, &started, &ended,
+		&r.Suppressed, &iface, &bdev, &created, &updated}
+	if output {
+		dst = append(dst, &r.Output, &r.Stdout, &r.Stderr, &r.Result)
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return nil, err
+	}
+	r.ScriptID, r.ScriptVersionID = fromNullInt(sid), fromNullInt(svid)
+	r.Status, r.Parameters = wire.ScriptStatus(status), json.RawMessage(params)
+	if exit.Valid {
+		e := int(exit.Int64)
+		r.ExitStatus = &e
+	}
+	r.Started, r.Ended = fromNullMicros(started), fromNullMicros(ended)
+	r.InterfaceID, r.BlockDeviceID = fromNullInt(iface), fromNullInt(bdev)
+	r.Created, r.Updated = fromMicros(created), fromMicros(updated)
+	r.HasOutput = output
+	return &r, nil
+}
+
+// ScriptResultByID reads one result, with its output when output is true.
+func (t *Tx) ScriptResultByID(id int64, output bool) (*ScriptResult, error) {
+	r, err := scanResult(t.queryRow(resultSelect(output)+` WHERE id = ?`, id), output)
+	return r, notFound(err, fmt.Sprintf("script result %d", id))
+}
+
+// ScriptResults lists the results of the given sets, ordered by set then id; with output,
+// their output too.
+func (t *Tx) ScriptResults(setIDs []int64, output bool) ([]ScriptResult, error) {
+	var out []ScriptResult
+	for len(setIDs) > 0 {
+		chunk := setIDs
+		if len(chunk) > 500 {
+			chunk = chunk[:500]
+		}
+		setIDs = setIDs[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.query(resultSelect(output)+` WHERE script_set_id IN (`+placeholders(len(chunk))+`) ORDER BY script_set_id, id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list script results: %w", err)
+		}
+		for rows.Next() {
+			r, err := scanResult(rows, output)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list script results: %w", err)
+			}
+			out = append(out, *r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list script results: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// RunningResults lists every result in a running status (RUNNING, INSTALLING,
+// APPLYING_NETCONF) across machines, without output.
+func (t *Tx) RunningResults() ([]ScriptResult, error) {
+	rows, err := t.query(resultSelect(false)+` WHERE status IN (?, ?, ?) ORDER BY id`,
+		int(wire.ScriptRunning), int(wire.ScriptInstalling), int(wire.ScriptApplyingNetconf))
+	if err != nil {
+		return nil, fmt.Errorf("list running results: %w", err)
+	}
+	defer rows.Close()
+	var out []ScriptResult
+	for rows.Next() {
+		r, err := scanResult(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("list running results: %w", err)
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteScriptResult removes one result.
+func (t *Tx) DeleteScriptResult(id int64) error {
+	if _, err := t.exec(`DELETE FROM script_results WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete script result %d: %w", id, err)
+	}
+	return nil
+}
+
+// RecordSignalKey remembers an idempotency key of a machine's signal. It reports false when
+// the key was recorded before (the signal is a retry of one already stored).
+func (t *Tx) RecordSignalKey(nodeID int64, key string, at time.Time) (bool, error) {
+	r, err := t.exec(`INSERT INTO signal_keys (node_id, key, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, nodeID, key, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("record signal key: %w", err)
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}
+
+// PruneSignalKeys forgets idempotency keys recorded before cutoff.
+func (t *Tx) PruneSignalKeys(cutoff time.Time) error {
+	if _, err := t.exec(`DELETE FROM signal_keys WHERE created < ?`, micros(cutoff)); err != nil {
+		return fmt.Errorf("prune signal keys: %w", err)
+	}
+	return nil
+}
+
+// BlockDevice is a physical disk of a machine.
+type BlockDevice struct {
+	ID              int64
+	NodeID          int64
+	Name            string
+	IDPath          string
+	Model           string
+	Serial          string
+	Size            int64
+	BlockSize       int
+	FirmwareVersion string
+	NUMANode        int
+	Tags            []string
+	Created         time.Time
+	Updated         time.Time
+}
+
+var blockDeviceColumns = []string{"node_id", "name", "id_path", "model", "serial", "size", "block_size",
+	"firmware_version", "numa_node", "tags", "created", "updated"}
+
+func (b *BlockDevice) values() []any {
+	tags, _ := json.Marshal(orEmptyList(b.Tags))
+	return []any{b.NodeID, b.Name, b.IDPath, b.Model, b.Serial, b.Size, b.BlockSize, b.FirmwareVersion, b.NUMANode,
+		string(tags), micros(b.Created), micros(b.Updated)}
+}
+
+// CreateBlockDevice stores b and sets its ID.
+func (t *Tx) CreateBlockDevice(b *BlockDevice) error {
+	now := time.Now()
+	b.Created, b.Updated = now, now
+	id, err := t.insert(`INSERT INTO block_devices (`+strings.Join(blockDeviceColumns, ", ")+`) VALUES (`+placeholders(len(blockDeviceColumns))+`)`, b.values()...)
+	if err != nil {
+		return fmt.Errorf("create block device %s: %w", b.Name, err)
+	}
+	b.ID = id
+	return nil
+}
+
+// UpdateBlockDevice writes every field of b.
+func (t *Tx) UpdateBlockDevice(b *BlockDevice) error {
+	b.Updated = time.Now()
+	set := make([]string, len(blockDeviceColumns))
+	for i, c := range blockDeviceColumns {
+		set[i] = c + " = ?"
+	}
+	if _, err := t.exec(`UPDATE block_devices SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(b.values(), b.ID)...); err != nil {
+		return fmt.Errorf("update block device %d: %w", b.ID, err)
+	}
+	return nil
+}
+
+// DeleteBlockDevice removes a disk.
+func (t *Tx) DeleteBlockDevice(id int64) error {
+	if _, err := t.exec(`DELETE FROM block_devices WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete block device %d: %w", id, err)
+	}
+	return nil
+}
+
+// BlockDevices lists the disks of the given machines, keyed by machine id, ordered by id.
+func (t *Tx) BlockDevices(nodeIDs ...int64) (map[int64][]BlockDevice, error) {
+	out := map[int64][]BlockDevice{}
+	for len(nodeIDs) > 0 {
+		chunk := nodeIDs
+		if len(chunk) > 500 {
+			chunk = chunk[:500]
+		}
+		nodeIDs = nodeIDs[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.query(`SELECT id, `+strings.Join(blockDeviceColumns, ", ")+` FROM block_devices WHERE node_id IN (`+placeholders(len(chunk))+`) ORDER BY node_id, id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list block devices: %w", err)
+		}
+		for rows.Next() {
+			var b BlockDevice
+			var tags string
+			var created, updated int64
+			if err := rows.Scan(&b.ID, &b.NodeID, &b.Name, &b.IDPath, &b.Model, &b.Serial, &b.Size, &b.BlockSize,
+				&b.FirmwareVersion, &b.NUMANode, &tags, &created, &updated); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list block devices: %w", err)
+			}
+			b.Created, b.Updated = fromMicros(created), fromMicros(updated)
+			if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("decode tags of block device %d: %w", b.ID, err)
+			}
+			out[b.NodeID] = append(out[b.NodeID], b)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("list block devices: %w", err)
+		}
+	}
+	return out, nil
+}
