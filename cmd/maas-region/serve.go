@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,14 +15,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"maasgo/region/api"
+	"maasgo/region/hardware"
+	"maasgo/region/library"
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
 type serveOpts struct {
-	listen      string
-	maxBody     int64
-	createAdmin string
-	url         string
+	listen          string
+	maxBody         int64
+	createAdmin     string
+	url             string
+	monitorInterval time.Duration
+	scriptGrace     time.Duration
 }
 
 func newServeCmd(o *dbOpts) *cobra.Command {
@@ -39,6 +45,8 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.Int64Var(&so.maxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
 	f.StringVar(&so.createAdmin, "create-admin", "", "create this administrator if missing and print an API key")
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
+	f.DurationVar(&so.monitorInterval, "monitor-interval", time.Minute, "how often the status monitor looks for silent machines and overdue scripts")
+	f.DurationVar(&so.scriptGrace, "script-timeout-grace", lifecycle.ScriptTimeoutGrace, "how long past its timeout a running script may go before the region marks it timed out")
 	return cmd
 }
 
@@ -54,6 +62,15 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		return err
 	}
 	defer st.Close()
+	var added, upgraded int
+	err = st.Update(ctx, func(tx *store.Tx) (err error) {
+		added, upgraded, err = library.RegisterBuiltins(tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("register built-in scripts: %w", err)
+	}
+	log.Info("built-in scripts registered", "added", added, "upgraded", upgraded)
 	ln, err := net.Listen("tcp", so.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", so.listen, err)
@@ -72,11 +89,13 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "log in with: maas login %s %s %s\n", so.createAdmin, url, key)
 	}
 	srv := &http.Server{
-		Handler:           api.New(st, api.Options{Log: log, MaxBody: so.maxBody, Version: version}),
+		Handler: api.New(st, api.Options{Log: log, MaxBody: so.maxBody, Version: version,
+			ResultStored: hardware.Stored}),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
 	go housekeeping(ctx, st, log)
+	go monitor(ctx, st, log, so.monitorInterval, so.scriptGrace)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("region serving", "listen", ln.Addr().String(), "url", url, "database", st.Engine())
@@ -141,7 +160,47 @@ func advertised(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// housekeeping prunes expired nonces while the region runs.
+// monitor runs the status monitor every interval in one region process at a time: the one
+// holding the "status-monitor" lease.
+func monitor(ctx context.Context, st *store.Store, log *slog.Logger, interval, grace time.Duration) {
+	holder := fmt.Sprintf("%s:%d:%s", hostname(), os.Getpid(), store.RandomString(6, "abcdefghijklmnopqrstuvwxyz0123456789"))
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			st.Update(context.Background(), func(tx *store.Tx) error { return tx.ReleaseLease("status-monitor", holder) })
+			return
+		case <-t.C:
+		}
+		var failed []string
+		err := st.Update(ctx, func(tx *store.Tx) error {
+			now := time.Now()
+			ok, err := tx.AcquireLease("status-monitor", holder, now, 3*interval)
+			if err != nil || !ok {
+				return err
+			}
+			failed, err = lifecycle.CheckTimeouts(tx, now, grace)
+			return err
+		})
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("status monitor", "err", err)
+		case len(failed) > 0:
+			log.Info("status monitor failed silent machines", "system_ids", failed)
+		}
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}
+
+// housekeeping prunes expired nonces and old signal keys while the region runs.
 func housekeeping(ctx context.Context, st *store.Store, log interface{ Warn(string, ...any) }) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -152,8 +211,11 @@ func housekeeping(ctx context.Context, st *store.Store, log interface{ Warn(stri
 		case <-t.C:
 		}
 		err := st.Update(ctx, func(tx *store.Tx) error {
-			_, err := tx.PruneNonces(time.Now().Add(-2 * 300 * time.Second))
-			return err
+			if _, err := tx.PruneNonces(time.Now().Add(-2 * 300 * time.Second)); err != nil {
+				return err
+			}
+			// Agents retry a signal for as long as it takes; a key is kept for 90 days.
+			return tx.PruneSignalKeys(time.Now().Add(-90 * 24 * time.Hour))
 		})
 		if err != nil && ctx.Err() == nil {
 			log.Warn("prune nonces", "err", err)

@@ -25,10 +25,80 @@ func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error)
 	if err != nil {
 		return nil, err
 	}
+	disks, err := tx.BlockDevices(ids...)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[int64]machineDetails, len(ms))
 	for _, id := range ids {
-		out[id] = machineDetails{Interfaces: ifs[id]}
+		out[id] = machineDetails{Interfaces: ifs[id], Disks: disks[id], Statuses: map[string]int{}}
 	}
+	// Test summaries from the current sets' results.
+	var setIDs []int64
+	owner := map[int64]int64{}
+	kind := map[int64]string{}
+	for i := range ms {
+		if p := ms[i].CurrentCommissioningSet; p != nil {
+			setIDs, owner[*p], kind[*p] = append(setIDs, *p), ms[i].ID, "commissioning"
+		}
+		if p := ms[i].CurrentTestingSet; p != nil {
+			setIDs, owner[*p], kind[*p] = append(setIDs, *p), ms[i].ID, "testing"
+		}
+	}
+	if len(setIDs) == 0 {
+		return out, nil
+	}
+	rs, err := tx.ScriptResults(setIDs, false)
+	if err != nil {
+		return nil, err
+	}
+	scriptList, err := tx.Scripts(nil)
+	if err != nil {
+		return nil, err
+	}
+	hw := map[int64]wire.HardwareType{}
+	for _, s := range scriptList {
+		hw[s.ID] = s.HardwareType
+	}
+	groups := map[int64]map[string][]store.ScriptResult{}
+	for _, r := range rs {
+		node := owner[r.SetID]
+		g := groups[node]
+		if g == nil {
+			g = map[string][]store.ScriptResult{}
+			groups[node] = g
+		}
+		k := kind[r.SetID]
+		g[k] = append(g[k], r)
+		if k != "testing" {
+			continue
+		}
+		h := wire.HardwareNode
+		if r.ScriptID != nil {
+			h = hw[*r.ScriptID]
+		}
+		switch h {
+		case wire.HardwareCPU:
+			g["cpu_test"] = append(g["cpu_test"], r)
+		case wire.HardwareMemory:
+			g["memory_test"] = append(g["memory_test"], r)
+		case wire.HardwareStorage:
+			g["storage_test"] = append(g["storage_test"], r)
+		case wire.HardwareNetwork:
+			g["network_test"] = append(g["network_test"], r)
+			if r.InterfaceID != nil {
+				g["interface_test"] = append(g["interface_test"], r)
+			}
+		default:
+			g["other_test"] = append(g["other_test"], r)
+		}
+	}
+	for node, g := range groups {
+		for k, list := range g {
+			out[node].Statuses[k] = OverallStatus(list)
+		}
+	}
+	// A set that exists but holds no result is -1 too, as upstream shows it.
 	return out, nil
 }
 
@@ -138,7 +208,11 @@ func createMachine(req *request) (any, error) {
 			return err
 		}
 		if opts.Commission {
-			if err := lifecycle.StartCommissioning(tx, m, commissionOptions(p), req.user); err != nil {
+			co, err := commissionOptions(p)
+			if err != nil {
+				return err
+			}
+			if err := lifecycle.StartCommissioning(tx, m, co, req.user); err != nil {
 				return err
 			}
 		}
@@ -148,12 +222,92 @@ func createMachine(req *request) (any, error) {
 	return out, err
 }
 
-// commissionOptions reads the commissioning fields shared by machines create and commission.
-func commissionOptions(p *Params) lifecycle.CommissionOptions {
-	return lifecycle.CommissionOptions{
+// commissionFields are the fields of commission and test that are not script parameters.
+var commissionFields = map[string]bool{"op": true, "commissioning_scripts": true, "testing_scripts": true,
+	"enable_ssh": true, "skip_networking": true, "skip_storage": true, "skip_bmc_config": true, "comment": true,
+	"hostname": true, "architecture": true, "mac_addresses": true, "power_type": true, "power_parameters": true,
+	"description": true, "domain": true, "deployed": true, "commission": true}
+
+// commissionOptions reads the commissioning fields shared by machines create and commission;
+// every other field is a script parameter (<param> or <script>_<param>).
+func commissionOptions(p *Params) (lifecycle.CommissionOptions, error) {
+	o := lifecycle.CommissionOptions{
 		CommissioningScripts: p.List("commissioning_scripts"),
 		TestingScripts:       p.List("testing_scripts"),
+		Params:               lifecycle.ParamInputs{},
 	}
+	var err error
+	if o.EnableSSH, err = p.Bool("enable_ssh", false); err != nil {
+		return o, err
+	}
+	if o.SkipNetworking, err = p.Bool("skip_networking", false); err != nil {
+		return o, err
+	}
+	if o.SkipStorage, err = p.Bool("skip_storage", false); err != nil {
+		return o, err
+	}
+	for k := range p.Values {
+		if !commissionFields[k] && !strings.HasPrefix(k, "oauth_") {
+			o.Params[k] = p.Get(k)
+		}
+	}
+	return o, nil
+}
+
+func commissionMachine(req *request) (any, error) {
+	opts, err := commissionOptions(req.params)
+	if err != nil {
+		return nil, err
+	}
+	var out *machineJSON
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if err := lifecycle.StartCommissioning(tx, m, opts, req.user); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func testMachine(req *request) (any, error) {
+	opts, err := commissionOptions(req.params)
+	if err != nil {
+		return nil, err
+	}
+	var out *machineJSON
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if err := lifecycle.StartTesting(tx, m, opts.TestingScripts, opts.Params, opts.EnableSSH, req.user); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+func abortMachine(req *request) (any, error) {
+	var out *machineJSON
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		if err := lifecycle.Abort(tx, m, req.user, req.params.Get("comment")); err != nil {
+			return err
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
 }
 
 func allocateMachine(req *request) (any, error) {

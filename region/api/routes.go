@@ -80,6 +80,64 @@ func (s *Server) routes() []*handler {
 						{"comment", "Recorded in the machine's events."}}},
 				{name: "release", method: "POST", op: "release", access: authUser, fn: releaseMachine,
 					doc: "Release the machine back to Ready.", params: []param{{"comment", "Recorded in the machine's events."}}},
+				{name: "commission", method: "POST", op: "commission", access: authAdmin, fn: commissionMachine,
+					doc: "Commission the machine: run the built-in commissioning scripts, the selected ones, then the tests.",
+					params: []param{{"commissioning_scripts", "Names or tags of commissioning scripts to run besides the built-in ones (comma-separated)."},
+						{"testing_scripts", "Names or tags of tests to run afterwards, or none (default: those tagged commissioning)."},
+						{"enable_ssh", "Keep the machine on for SSH after commissioning (true/false)."},
+						{"skip_networking", "Keep the machine's interfaces as they are (true/false)."},
+						{"skip_storage", "Keep the machine's disks as they are (true/false)."},
+						{"skip_bmc_config", "Accepted for compatibility."},
+						{"<param>", "A script parameter for every script that has it, e.g. storage=sda."},
+						{"<script>_<param>", "A parameter of one script, e.g. smartctl-validate_storage=sda."}}},
+				{name: "test", method: "POST", op: "test", access: authUser, fn: testMachine,
+					doc: "Run tests on the machine.",
+					params: []param{{"testing_scripts", "Names or tags of tests to run (default: those tagged commissioning)."},
+						{"enable_ssh", "Keep the machine on for SSH afterwards (true/false)."},
+						{"<param>", "A script parameter, e.g. storage=sda."}, {"<script>_<param>", "A parameter of one script."}}},
+				{name: "abort", method: "POST", op: "abort", access: authUser, fn: abortMachine,
+					doc: "Abort the machine's commissioning, testing or deployment.", params: []param{{"comment", "Recorded in the machine's events."}}},
+			}},
+		{name: "NodeScriptsHandler", path: "/MAAS/api/2.0/scripts/", doc: "The script library: commissioning and testing scripts.",
+			actions: []*action{
+				{name: "read", method: "GET", access: authUser, fn: readScripts, doc: "List scripts.",
+					params: []param{{"type", "Only commissioning or testing scripts."}, {"hardware_type", "Only scripts for node, cpu, memory, storage, network or gpu."},
+						{"filters", "Only scripts with these names or tags (comma-separated)."}, {"include_script", "Include every revision's body, base64-encoded (true/false)."}}},
+				{name: "create", method: "POST", access: authAdmin, fn: createScript, doc: "Add a script.", params: scriptParams},
+			}},
+		{name: "NodeScriptHandler", path: "/MAAS/api/2.0/scripts/{name}", doc: "One script of the library.",
+			actions: []*action{
+				{name: "read", method: "GET", access: authUser, fn: readScript, doc: "Read a script.",
+					params: []param{{"include_script", "Include every revision's body, base64-encoded (true/false)."}}},
+				{name: "update", method: "PUT", access: authAdmin, fn: updateScript, doc: "Change a script; a new body makes a new revision.", params: scriptParams},
+				{name: "delete", method: "DELETE", access: authAdmin, fn: deleteScript, doc: "Delete a script."},
+				{name: "download", method: "GET", op: "download", access: authUser, fn: downloadScript, doc: "Download the script's body.",
+					params: []param{{"revision", "A revision id from history (default: the current one)."}, {"rev", "Same as revision."}}},
+				{name: "revert", method: "POST", op: "revert", access: authAdmin, fn: revertScript,
+					doc:    "Go back to an earlier revision; the later ones are deleted.",
+					params: []param{{"to", "The revision id, or a negative number of steps back."}}},
+				{name: "add_tag", method: "POST", op: "add_tag", access: authAdmin, fn: tagScript(true), doc: "Add a tag.",
+					params: []param{{"tag", "The tag."}}},
+				{name: "remove_tag", method: "POST", op: "remove_tag", access: authAdmin, fn: tagScript(false), doc: "Remove a tag.",
+					params: []param{{"tag", "The tag."}}},
+			}},
+		{name: "NodeScriptResultsHandler", path: "/MAAS/api/2.0/nodes/{system_id}/results/", doc: "A machine's script results.",
+			actions: []*action{
+				{name: "read", method: "GET", access: authUser, fn: readResultSets, doc: "List the machine's script results.", params: resultParams},
+				{name: "update", method: "PUT", access: authAdmin, fn: suppressResults,
+					doc:    "Suppress or unsuppress the matching results of every run of a type.",
+					params: append([]param{{"suppressed", "True or False."}}, resultParams...)},
+			}},
+		{name: "NodeScriptResultHandler", path: "/MAAS/api/2.0/nodes/{system_id}/results/{id}/", doc: "One run of scripts on a machine.",
+			actions: []*action{
+				{name: "read", method: "GET", access: authUser, fn: readResultSets,
+					doc: "Read a run: its id, or current-commissioning, current-testing or current-installation.", params: resultParams[1:]},
+				{name: "update", method: "PUT", access: authAdmin, fn: suppressResults, doc: "Suppress or unsuppress results of the run.",
+					params: append([]param{{"suppressed", "True or False."}}, resultParams[1:]...)},
+				{name: "delete", method: "DELETE", access: authAdmin, fn: deleteResultSet, doc: "Delete a run and its results."},
+				{name: "download", method: "GET", op: "download", access: authUser, fn: downloadResults, doc: "Download the run's output.",
+					params: []param{{"output", "combined (default), stdout, stderr, result or all."}, {"filetype", "txt (default) or tar.xz."},
+						{"filters", "Only these scripts, tags or result ids."}, {"hardware_type", "Only scripts for this hardware type."}}},
 			}},
 		{name: "InterfacesHandler", path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/", doc: "A machine's network interfaces.",
 			actions: []*action{
@@ -108,4 +166,12 @@ func (s *Server) routes() []*handler {
 		h.segs = splitPath(h.path)
 	}
 	return hs
+}
+
+// resultParams document the filters of result reads.
+var resultParams = []param{
+	{"type", "commissioning, testing, installation or release."},
+	{"filters", "Only these scripts, tags or result ids (comma-separated)."},
+	{"hardware_type", "Only scripts for node, cpu, memory, storage, network or gpu."},
+	{"include_output", "Include the output, base64-encoded (true/false)."},
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -378,6 +376,3 @@ var scriptParams = []param{
 	{"apply_configured_networking", "Apply the machine's configured networking first (true/false)."},
 	{"comment", "A comment for this revision."},
 }
-
-var _ = slices.Contains[[]string]
-var _ = fmt.Sprint

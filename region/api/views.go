@@ -185,9 +185,53 @@ func orEmpty(l []string) []string {
 	return l
 }
 
+// blockDeviceJSON is a physical disk as upstream renders it.
+type blockDeviceJSON struct {
+	ID                 int64    `json:"id"`
+	SystemID           string   `json:"system_id"`
+	Name               string   `json:"name"`
+	Path               string   `json:"path"`
+	IDPath             string   `json:"id_path"`
+	Model              string   `json:"model"`
+	Serial             string   `json:"serial"`
+	Size               int64    `json:"size"`
+	AvailableSize      int64    `json:"available_size"`
+	UsedSize           int64    `json:"used_size"`
+	BlockSize          int      `json:"block_size"`
+	Tags               []string `json:"tags"`
+	NUMANode           int      `json:"numa_node"`
+	UUID               *string  `json:"uuid"`
+	PartitionTableType *string  `json:"partition_table_type"`
+	Partitions         []any    `json:"partitions"`
+	Filesystem         any      `json:"filesystem"`
+	StoragePool        any      `json:"storage_pool"`
+	UsedFor            string   `json:"used_for"`
+	Type               string   `json:"type"`
+	FirmwareVersion    *string  `json:"firmware_version,omitempty"`
+	ResourceURI        string   `json:"resource_uri"`
+}
+
+func renderDisks(systemID string, disks []store.BlockDevice, physical bool) []blockDeviceJSON {
+	out := make([]blockDeviceJSON, 0, len(disks))
+	for _, d := range disks {
+		j := blockDeviceJSON{ID: d.ID, SystemID: systemID, Name: d.Name, Path: "/dev/disk/by-dname/" + d.Name,
+			IDPath: d.IDPath, Model: d.Model, Serial: d.Serial, Size: d.Size, AvailableSize: d.Size,
+			BlockSize: d.BlockSize, Tags: orEmpty(d.Tags), NUMANode: d.NUMANode, Partitions: []any{},
+			UsedFor: "Unused", Type: "physical",
+			ResourceURI: fmt.Sprintf("%s/nodes/%s/blockdevices/%d/", apiRoot, systemID, d.ID)}
+		if physical {
+			fw := d.FirmwareVersion
+			j.FirmwareVersion = &fw
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
 // machineDetails are what a machine's JSON needs beyond its row.
 type machineDetails struct {
 	Interfaces []store.Interface
+	Disks      []store.BlockDevice
 	// Statuses by summary name (commissioning, testing, cpu_test, memory_test, storage_test,
 	// network_test, interface_test, other_test); absent means no results (-1, "Unknown").
 	Statuses map[string]int
@@ -233,12 +277,12 @@ type machineJSON struct {
 	HardwareUUID                 *string           `json:"hardware_uuid"`
 	HardwareInfo                 *hardwareInfoJSON `json:"hardware_info"`
 	TagNames                     []string          `json:"tag_names"`
-	NUMANodeSet                  []numaJSON        `json:"numanode_set"`
+	NUMANodeSet                  []store.NUMANode  `json:"numanode_set"`
 	InterfaceSet                 []interfaceJSON   `json:"interface_set"`
 	BootInterface                *interfaceJSON    `json:"boot_interface"`
 	IPAddresses                  []string          `json:"ip_addresses"`
-	BlockDeviceSet               []any             `json:"blockdevice_set"`
-	PhysicalBlockDeviceSet       []any             `json:"physicalblockdevice_set"`
+	BlockDeviceSet               []blockDeviceJSON `json:"blockdevice_set"`
+	PhysicalBlockDeviceSet       []blockDeviceJSON `json:"physicalblockdevice_set"`
 	VirtualBlockDeviceSet        []any             `json:"virtualblockdevice_set"`
 	ISCSIBlockDeviceSet          []any             `json:"iscsiblockdevice_set"`
 	BootDisk                     any               `json:"boot_disk"`
@@ -284,21 +328,31 @@ type machineJSON struct {
 	ResourceURI                  string            `json:"resource_uri"`
 }
 
-type numaJSON struct {
-	Index        int   `json:"index"`
-	Memory       int64 `json:"memory"`
-	Cores        []int `json:"cores"`
-	HugepagesSet []any `json:"hugepages_set"`
-}
-
 var emptyObject = json.RawMessage("{}")
 
 // renderMachine gives a machine's JSON.
 func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 	ifs := renderInterfaces(m.SystemID, d.Interfaces)
-	cores := make([]int, m.CPUCount)
-	for i := range cores {
-		cores[i] = i
+	numa := m.NUMANodes
+	if len(numa) == 0 {
+		// Before any inventory: one node with what is known.
+		cores := make([]int64, m.CPUCount)
+		for i := range cores {
+			cores[i] = int64(i)
+		}
+		numa = []store.NUMANode{{Index: 0, Memory: m.Memory, Cores: cores}}
+	}
+	for i := range numa {
+		if numa[i].Cores == nil {
+			numa[i].Cores = []int64{}
+		}
+		if numa[i].Hugepages == nil {
+			numa[i].Hugepages = []store.Hugepages{}
+		}
+	}
+	var storage float64
+	for _, disk := range d.Disks {
+		storage += float64(disk.Size) / 1e6
 	}
 	out := &machineJSON{
 		SystemID: m.SystemID, Hostname: m.Hostname, FQDN: m.Hostname + "." + m.Domain,
@@ -309,11 +363,12 @@ func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 		OSystem: m.OSystem, DistroSeries: m.DistroSeries, HWEKernel: optString(m.HWEKernel), MinHWEKernel: m.MinHWEKernel,
 		CPUCount: m.CPUCount, CPUSpeed: m.CPUSpeed, Memory: m.Memory, SwapSize: m.SwapSize,
 		HardwareUUID: optString(m.HardwareUUID), HardwareInfo: newHardwareInfo(m.HardwareInfo), TagNames: orEmpty(m.Tags),
-		NUMANodeSet:    []numaJSON{{Index: 0, Memory: m.Memory, Cores: cores, HugepagesSet: []any{}}},
+		NUMANodeSet: numa, Storage: storage,
 		InterfaceSet:   ifs,
 		IPAddresses:    []string{},
-		BlockDeviceSet: []any{}, PhysicalBlockDeviceSet: []any{}, VirtualBlockDeviceSet: []any{},
-		ISCSIBlockDeviceSet: []any{}, SpecialFilesystems: []any{}, VolumeGroups: []any{},
+		BlockDeviceSet: renderDisks(m.SystemID, d.Disks, false), PhysicalBlockDeviceSet: renderDisks(m.SystemID, d.Disks, true),
+		VirtualBlockDeviceSet: []any{},
+		ISCSIBlockDeviceSet:   []any{}, SpecialFilesystems: []any{}, VolumeGroups: []any{},
 		Raids: []any{}, Bcaches: []any{}, CacheSets: []any{},
 		Pool: defaultPool, Zone: defaultZone,
 		BiosBootMethod: optString(m.BiosBootMethod), NodeTypeName: "Machine",
@@ -328,6 +383,9 @@ func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 		if m.BootInterfaceID != nil && ifs[k].ID == *m.BootInterfaceID {
 			out.BootInterface = &ifs[k]
 		}
+	}
+	if len(out.PhysicalBlockDeviceSet) > 0 {
+		out.BootDisk = out.PhysicalBlockDeviceSet[0]
 	}
 	if m.EnableHWSync && m.SyncInterval > 0 {
 		out.SyncInterval = &m.SyncInterval

@@ -87,3 +87,42 @@ func SetStatus(m *store.Machine, to wire.NodeStatus) error {
 	}
 	return nil
 }
+
+// Abort stops a commissioning, a test or a deployment: the machine returns to where it was
+// before (Allocated for a deployment) and the unfinished results become ABORTED.
+func Abort(tx *store.Tx, m *store.Machine, by *store.User, comment string) error {
+	var to wire.NodeStatus
+	switch m.Status {
+	case wire.NodeCommissioning, wire.NodeTesting:
+		to = m.PreviousStatus
+		if to == m.Status || to == wire.NodeCommissioning || to == wire.NodeTesting {
+			to = wire.NodeNew
+		}
+		if !Allowed(m.Status, to) {
+			to = wire.NodeNew
+			if m.Status == wire.NodeTesting {
+				to = wire.NodeReady
+			}
+		}
+	case wire.NodeDeploying:
+		to = wire.NodeAllocated
+	default:
+		return StateErrorf("Cannot abort %s: only commissioning, testing or deploying can be aborted, and the machine is %s.", m.Hostname, m.Status.Label())
+	}
+	if err := abortUnfinished(tx, currentSets(m)); err != nil {
+		return err
+	}
+	from := m.Status
+	if err := SetStatus(m, to); err != nil {
+		return err
+	}
+	m.StatusExpires = nil
+	if err := tx.UpdateMachine(m); err != nil {
+		return err
+	}
+	desc := fmt.Sprintf("%s aborted by %s, back to %s", from.Label(), username(by), to.Label())
+	if comment != "" {
+		desc += ": " + comment
+	}
+	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Aborted", Description: desc, Username: username(by)})
+}

@@ -47,6 +47,7 @@ type Machine struct {
 	SkipNetworking   bool
 	SkipStorage      bool
 	Enlisting        bool
+	NUMANodes        []NUMANode
 
 	CurrentCommissioningSet *int64
 	CurrentTestingSet       *int64
@@ -70,6 +71,21 @@ var machineColumns = []string{
 	"bios_boot_method", "enable_ssh", "skip_networking", "skip_storage", "enlisting",
 	"current_commissioning_set", "current_testing_set", "current_installation_set", "current_release_set",
 	"boot_interface_id", "enable_hw_sync", "last_sync", "sync_interval", "status_expires", "created", "updated",
+	"numa_nodes",
+}
+
+// NUMANode is one NUMA node of a machine: its CPU threads, memory and hugepages.
+type NUMANode struct {
+	Index     int         `json:"index"`
+	Cores     []int64     `json:"cores"`
+	Memory    int64       `json:"memory"` // MiB
+	Hugepages []Hugepages `json:"hugepages_set"`
+}
+
+// Hugepages are a NUMA node's huge pages of one size, in bytes.
+type Hugepages struct {
+	PageSize int64 `json:"page_size"`
+	Total    int64 `json:"total"`
 }
 
 func (m *Machine) values() ([]any, error) {
@@ -79,6 +95,11 @@ func (m *Machine) values() ([]any, error) {
 	}
 	hi, _ := json.Marshal(orEmptyStrMap(m.HardwareInfo))
 	tags, _ := json.Marshal(orEmptyList(m.Tags))
+	numa := m.NUMANodes
+	if numa == nil {
+		numa = []NUMANode{}
+	}
+	nj, _ := json.Marshal(numa)
 	return []any{
 		m.SystemID, m.Hostname, m.Domain, m.Description, m.Architecture, m.PowerType, string(pp),
 		m.PowerState, int(m.Status), int(m.PreviousStatus), m.ErrorDescription, m.StatusMessage, nullInt(m.OwnerID), m.Locked,
@@ -87,7 +108,7 @@ func (m *Machine) values() ([]any, error) {
 		m.BiosBootMethod, m.EnableSSH, m.SkipNetworking, m.SkipStorage, m.Enlisting,
 		nullInt(m.CurrentCommissioningSet), nullInt(m.CurrentTestingSet), nullInt(m.CurrentInstallationSet), nullInt(m.CurrentReleaseSet),
 		nullInt(m.BootInterfaceID), m.EnableHWSync, nullMicros(m.LastSync), m.SyncInterval, nullMicros(m.StatusExpires),
-		micros(m.Created), micros(m.Updated),
+		micros(m.Created), micros(m.Updated), string(nj),
 	}, nil
 }
 
@@ -97,12 +118,12 @@ const machineSelect = `SELECT m.id, m.system_id, m.hostname, m.domain, m.descrip
 	m.install_kvm, m.user_data, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.hardware_info, m.tags,
 	m.swap_size, m.bios_boot_method, m.enable_ssh, m.skip_networking, m.skip_storage, m.enlisting,
 	m.current_commissioning_set, m.current_testing_set, m.current_installation_set, m.current_release_set,
-	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.status_expires, m.created, m.updated
-	FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
+	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.status_expires, m.created, m.updated,
+	m.numa_nodes FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
 
 func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 	var m Machine
-	var pp, hi, tags string
+	var pp, hi, tags, numa string
 	var status, prev int
 	var owner, swap, ccs, cts, cis, crs, boot, lastSync, expires sql.NullInt64
 	var uuid sql.NullString
@@ -112,7 +133,7 @@ func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 		&m.Owner, &m.Locked, &m.Netboot, &m.OSystem, &m.DistroSeries, &m.HWEKernel, &m.MinHWEKernel,
 		&m.InstallKVM, &m.UserData, &m.CPUCount, &m.CPUSpeed, &m.Memory, &uuid, &hi, &tags,
 		&swap, &m.BiosBootMethod, &m.EnableSSH, &m.SkipNetworking, &m.SkipStorage, &m.Enlisting,
-		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &expires, &created, &updated)
+		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &expires, &created, &updated, &numa)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +153,9 @@ func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 	}
 	if err := json.Unmarshal([]byte(tags), &m.Tags); err != nil {
 		return nil, fmt.Errorf("decode tags of %s: %w", m.SystemID, err)
+	}
+	if err := json.Unmarshal([]byte(numa), &m.NUMANodes); err != nil {
+		return nil, fmt.Errorf("decode NUMA nodes of %s: %w", m.SystemID, err)
 	}
 	return &m, nil
 }

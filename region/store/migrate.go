@@ -225,6 +225,9 @@ CREATE TABLE signal_keys (
 );
 CREATE INDEX signal_keys_created ON signal_keys (created);
 `},
+	{3, "numa nodes", `
+ALTER TABLE machines ADD COLUMN numa_nodes TEXT NOT NULL DEFAULT '[]';
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

@@ -1,0 +1,607 @@
+package api
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ulikunitz/xz"
+
+	"maasgo/region/library"
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// resultJSON is one script result inside a set (protocol.md §11.3).
+type resultJSON struct {
+	ID               int64                         `json:"id"`
+	Created          string                        `json:"created"`
+	Updated          string                        `json:"updated"`
+	Name             string                        `json:"name"`
+	Status           int                           `json:"status"`
+	StatusName       string                        `json:"status_name"`
+	ExitStatus       *int                          `json:"exit_status"`
+	Started          any                           `json:"started"`
+	Ended            any                           `json:"ended"`
+	Runtime          string                        `json:"runtime"`
+	StartTime        any                           `json:"starttime"`
+	EndTime          any                           `json:"endtime"`
+	EstimatedRuntime string                        `json:"estimated_runtime"`
+	Parameters       map[string]wire.ResolvedParam `json:"parameters"`
+	ScriptID         *int64                        `json:"script_id"`
+	ScriptRevisionID *int64                        `json:"script_revision_id"`
+	Suppressed       bool                          `json:"suppressed"`
+	Output           *string                       `json:"output,omitempty"`
+	Stdout           *string                       `json:"stdout,omitempty"`
+	Stderr           *string                       `json:"stderr,omitempty"`
+	Result           *string                       `json:"result,omitempty"`
+}
+
+// setJSON is a script set, what upstream calls a node script result.
+type setJSON struct {
+	ID          int64        `json:"id"`
+	SystemID    string       `json:"system_id"`
+	Type        int          `json:"type"`
+	TypeName    string       `json:"type_name"`
+	LastPing    any          `json:"last_ping"`
+	Status      int          `json:"status"`
+	StatusName  string       `json:"status_name"`
+	Started     any          `json:"started"`
+	Ended       any          `json:"ended"`
+	Runtime     string       `json:"runtime"`
+	Results     []resultJSON `json:"results"`
+	ResourceURI string       `json:"resource_uri"`
+}
+
+// OverallStatus summarises results as upstream's get_overall_status: running beats pending
+// beats aborted beats failures beats degraded beats passed; suppressed results are ignored;
+// no results is -1.
+func OverallStatus(rs []store.ScriptResult) int {
+	if len(rs) == 0 {
+		return -1
+	}
+	has := map[wire.ScriptStatus]bool{}
+	for _, r := range rs {
+		if !r.Suppressed {
+			has[r.Status] = true
+		}
+	}
+	switch {
+	case has[wire.ScriptRunning] || has[wire.ScriptApplyingNetconf] || has[wire.ScriptInstalling]:
+		return int(wire.ScriptRunning)
+	case has[wire.ScriptPending]:
+		return int(wire.ScriptPending)
+	case has[wire.ScriptAborted]:
+		return int(wire.ScriptAborted)
+	case has[wire.ScriptFailed] || has[wire.ScriptFailedApplyingNetconf] || has[wire.ScriptFailedInstalling] || has[wire.ScriptTimedOut]:
+		return int(wire.ScriptFailed)
+	case has[wire.ScriptDegraded]:
+		return int(wire.ScriptDegraded)
+	}
+	return int(wire.ScriptPassed)
+}
+
+func runtimeOf(started, ended *time.Time) string {
+	if started == nil || ended == nil {
+		return ""
+	}
+	return wire.FormatTimedelta(ended.Sub(*started).Truncate(time.Second))
+}
+
+func epoch(t *time.Time) any {
+	if t == nil {
+		return ""
+	}
+	return float64(t.UnixMicro()) / 1e6
+}
+
+// resultView carries what rendering a set needs besides its results.
+type resultView struct {
+	scripts  map[int64]*store.Script
+	disks    map[int64]store.BlockDevice
+	ifaces   map[int64]store.Interface
+	previous map[string]time.Duration // last runtime of each script on the machine
+}
+
+func loadResultView(tx *store.Tx, m *store.Machine, rs []store.ScriptResult) (*resultView, error) {
+	v := &resultView{scripts: map[int64]*store.Script{}, disks: map[int64]store.BlockDevice{}, ifaces: map[int64]store.Interface{}, previous: map[string]time.Duration{}}
+	for _, r := range rs {
+		if r.ScriptID == nil || v.scripts[*r.ScriptID] != nil {
+			continue
+		}
+		s, err := tx.ScriptByID(*r.ScriptID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		v.scripts[s.ID] = s
+	}
+	disks, err := tx.BlockDevices(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range disks[m.ID] {
+		v.disks[d.ID] = d
+	}
+	ifs, err := tx.Interfaces(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range ifs[m.ID] {
+		v.ifaces[i.ID] = i
+	}
+	return v, nil
+}
+
+func (v *resultView) estimate(r *store.ScriptResult) string {
+	if !r.Status.Unfinished() && r.Started != nil && r.Ended != nil {
+		return runtimeOf(r.Started, r.Ended)
+	}
+	if d, ok := v.previous[r.ScriptName]; ok {
+		return wire.FormatTimedelta(d)
+	}
+	if r.ScriptID != nil {
+		if s := v.scripts[*r.ScriptID]; s != nil && s.Timeout > 0 {
+			return wire.FormatTimedelta(s.Timeout)
+		}
+	}
+	return "Unknown"
+}
+
+func b64(b []byte) *string {
+	s := base64.StdEncoding.EncodeToString(b)
+	return &s
+}
+
+func (v *resultView) render(r *store.ScriptResult, output bool) resultJSON {
+	params := map[string]wire.ResolvedParam{}
+	json.Unmarshal(r.Parameters, &params)
+	for k, p := range params {
+		if p.Type == "password" {
+			p.Value = "REDACTED"
+			params[k] = p
+		}
+	}
+	j := resultJSON{
+		ID: r.ID, Created: wire.FormatRFC2822(r.Created), Updated: wire.FormatRFC2822(r.Updated), Name: r.ScriptName,
+		Status: int(r.Status), StatusName: r.Status.Label(), ExitStatus: r.ExitStatus,
+		Started: formatTime(r.Started), Ended: formatTime(r.Ended), Runtime: runtimeOf(r.Started, r.Ended),
+		StartTime: epoch(r.Started), EndTime: epoch(r.Ended), EstimatedRuntime: v.estimate(r),
+		Parameters: params, ScriptID: r.ScriptID, ScriptRevisionID: r.ScriptVersionID, Suppressed: r.Suppressed,
+	}
+	if output {
+		j.Output, j.Stdout, j.Stderr, j.Result = b64(r.Output), b64(r.Stdout), b64(r.Stderr), b64(r.Result)
+	}
+	return j
+}
+
+// sortKey orders results by name, then disk name, then interface name.
+func (v *resultView) sortKey(r *store.ScriptResult) string {
+	k := r.ScriptName + "\x00"
+	if r.BlockDeviceID != nil {
+		k += v.disks[*r.BlockDeviceID].Name
+	}
+	k += "\x00"
+	if r.InterfaceID != nil {
+		k += v.ifaces[*r.InterfaceID].Name
+	}
+	return k
+}
+
+func (v *resultView) renderSet(m *store.Machine, set *store.ScriptSet, rs []store.ScriptResult, output bool) setJSON {
+	sort.SliceStable(rs, func(i, j int) bool { return v.sortKey(&rs[i]) < v.sortKey(&rs[j]) })
+	var started, ended *time.Time
+	allDone := len(rs) > 0
+	out := make([]resultJSON, 0, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		if r.Started != nil && (started == nil || r.Started.Before(*started)) {
+			started = r.Started
+		}
+		if r.Status.Unfinished() {
+			allDone = false
+		} else if r.Ended != nil && (ended == nil || r.Ended.After(*ended)) {
+			ended = r.Ended
+		}
+		out = append(out, v.render(r, output))
+	}
+	if !allDone {
+		ended = nil
+	}
+	st := OverallStatus(rs)
+	return setJSON{
+		ID: set.ID, SystemID: m.SystemID, Type: int(set.Type), TypeName: set.Type.Label(), LastPing: formatTime(set.LastPing),
+		Status: st, StatusName: wire.ScriptStatus(st).Label(), Started: formatTime(started), Ended: formatTime(ended),
+		Runtime: runtimeOf(started, ended), Results: out,
+		ResourceURI: fmt.Sprintf("%s/nodes/%s/results/%d/", apiRoot, m.SystemID, set.ID),
+	}
+}
+
+// resultFilter selects results inside sets: script names, tags or result ids, and a hardware
+// type.
+type resultFilter struct {
+	names []string
+	hw    *wire.HardwareType
+}
+
+func parseResultFilter(p *Params) (resultFilter, error) {
+	f := resultFilter{names: p.List("filters")}
+	if v := p.Get("hardware_type"); v != "" {
+		h, err := wire.ParseHardwareType(v)
+		if err != nil {
+			return f, fieldError("hardware_type", err.Error())
+		}
+		f.hw = &h
+	}
+	return f, nil
+}
+
+func (f resultFilter) keep(r *store.ScriptResult, v *resultView) bool {
+	var s *store.Script
+	if r.ScriptID != nil {
+		s = v.scripts[*r.ScriptID]
+	}
+	if f.hw != nil && (s == nil || s.HardwareType != *f.hw) {
+		return false
+	}
+	if len(f.names) == 0 {
+		return true
+	}
+	if slices.Contains(f.names, r.ScriptName) || slices.Contains(f.names, strconv.FormatInt(r.ID, 10)) {
+		return true
+	}
+	return s != nil && library.Matches(s, f.names)
+}
+
+// setsOf loads the machine's sets named by id (or current-commissioning, current-testing,
+// current-installation), or all of them, newest first, optionally of one type.
+func setsOf(tx *store.Tx, m *store.Machine, id string, typ *wire.ResultType) ([]store.ScriptSet, error) {
+	if id == "" {
+		return tx.ScriptSets(m.ID, typ)
+	}
+	var setID *int64
+	switch id {
+	case "current-commissioning":
+		setID = m.CurrentCommissioningSet
+	case "current-testing":
+		setID = m.CurrentTestingSet
+	case "current-installation":
+		setID = m.CurrentInstallationSet
+	case "current-release":
+		setID = m.CurrentReleaseSet
+	default:
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil {
+			return nil, notFoundf("No script result %q on %s.", id, m.SystemID)
+		}
+		setID = &n
+	}
+	if setID == nil {
+		return nil, notFoundf("%s has no %s results.", m.SystemID, strings.TrimPrefix(id, "current-"))
+	}
+	set, err := tx.ScriptSetByID(*setID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && set.NodeID != m.ID) {
+		return nil, notFoundf("No script result %s on %s.", id, m.SystemID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []store.ScriptSet{*set}, nil
+}
+
+// resultsOf loads the results of sets, grouped by set id, with the view to render them.
+func resultsOf(tx *store.Tx, m *store.Machine, sets []store.ScriptSet, output bool) (map[int64][]store.ScriptResult, *resultView, error) {
+	ids := make([]int64, len(sets))
+	for i, s := range sets {
+		ids[i] = s.ID
+	}
+	rs, err := tx.ScriptResults(ids, output)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := loadResultView(tx, m, rs)
+	if err != nil {
+		return nil, nil, err
+	}
+	by := map[int64][]store.ScriptResult{}
+	for _, r := range rs {
+		by[r.SetID] = append(by[r.SetID], r)
+		if !r.Status.Unfinished() && r.Started != nil && r.Ended != nil {
+			if _, ok := v.previous[r.ScriptName]; !ok {
+				v.previous[r.ScriptName] = r.Ended.Sub(*r.Started).Truncate(time.Second)
+			}
+		}
+	}
+	return by, v, nil
+}
+
+func parseType(p *Params) (*wire.ResultType, error) {
+	v := p.Get("type")
+	if v == "" {
+		return nil, nil
+	}
+	t, err := wire.ParseResultType(v)
+	if err != nil {
+		return nil, fieldError("type", err.Error())
+	}
+	return &t, nil
+}
+
+// readResultSets answers results read and result read.
+func readResultSets(req *request) (any, error) {
+	p := req.params
+	typ, err := parseType(p)
+	if err != nil {
+		return nil, err
+	}
+	output, err := p.Bool("include_output", false)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseResultFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []setJSON
+	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		sets, err := setsOf(tx, m, req.path["id"], typ)
+		if err != nil {
+			return err
+		}
+		by, v, err := resultsOf(tx, m, sets, output)
+		if err != nil {
+			return err
+		}
+		for i := range sets {
+			var kept []store.ScriptResult
+			for _, r := range by[sets[i].ID] {
+				if f.keep(&r, v) {
+					kept = append(kept, r)
+				}
+			}
+			out = append(out, v.renderSet(m, &sets[i], kept, output))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if req.path["id"] != "" {
+		return out[0], nil
+	}
+	if out == nil {
+		out = []setJSON{}
+	}
+	return out, nil
+}
+
+// suppressResults answers results update (the user guide's form, over every set of a type)
+// and result update (upstream's, one set): suppressed=True|False on the matching results.
+func suppressResults(req *request) (any, error) {
+	p := req.params
+	if !p.Has("suppressed") {
+		return nil, fieldError("suppressed", "This field is required.")
+	}
+	sup, err := p.Bool("suppressed", false)
+	if err != nil {
+		return nil, err
+	}
+	typ, err := parseType(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseResultFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []setJSON
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		sets, err := setsOf(tx, m, req.path["id"], typ)
+		if err != nil {
+			return err
+		}
+		by, v, err := resultsOf(tx, m, sets, false)
+		if err != nil {
+			return err
+		}
+		for i := range sets {
+			rs := by[sets[i].ID]
+			var touched []store.ScriptResult
+			for k := range rs {
+				if !f.keep(&rs[k], v) {
+					continue
+				}
+				rs[k].Suppressed = sup
+				if err := tx.UpdateScriptResult(&rs[k]); err != nil {
+					return err
+				}
+				touched = append(touched, rs[k])
+			}
+			if len(touched) > 0 || req.path["id"] != "" {
+				out = append(out, v.renderSet(m, &sets[i], rs, false))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if req.path["id"] != "" {
+		return out[0], nil
+	}
+	if out == nil {
+		out = []setJSON{}
+	}
+	return out, nil
+}
+
+func deleteResultSet(req *request) (any, error) {
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		sets, err := setsOf(tx, m, req.path["id"], nil)
+		if err != nil {
+			return err
+		}
+		id := sets[0].ID
+		if (m.CurrentCommissioningSet != nil && *m.CurrentCommissioningSet == id) || (m.CurrentInstallationSet != nil && *m.CurrentInstallationSet == id) {
+			return badRequest("Unable to delete the current commissioning or installation script result.")
+		}
+		if m.CurrentTestingSet != nil && *m.CurrentTestingSet == id {
+			m.CurrentTestingSet = nil
+			if err := tx.UpdateMachine(m); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteScriptSet(id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return noContent{}, nil
+}
+
+var binaryName = regexp.MustCompile(`.+\.tar(\..+)?$`)
+
+// downloadResults answers result download (protocol.md §11.3): the chosen outputs of the
+// matching results as text, or as an xz-compressed tar.
+func downloadResults(req *request) (any, error) {
+	p := req.params
+	output := p.Get("output")
+	if output == "" {
+		output = "combined"
+	}
+	kinds := map[string][]string{"combined": {""}, "stdout": {".out"}, "stderr": {".err"}, "result": {".yaml"},
+		"all": {"", ".out", ".err", ".yaml"}}[output]
+	if kinds == nil {
+		return nil, fieldError("output", fmt.Sprintf("%q is not one of combined, stdout, stderr, result, all", output))
+	}
+	filetype := p.Get("filetype")
+	if filetype == "" {
+		filetype = "txt"
+	}
+	if filetype != "txt" && filetype != "tar.xz" {
+		return nil, badRequest("Unknown filetype %q: use txt or tar.xz", filetype)
+	}
+	f, err := parseResultFilter(p)
+	if err != nil {
+		return nil, err
+	}
+	type file struct {
+		title string
+		data  []byte
+		mtime time.Time
+	}
+	var files []file
+	var root string
+	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		m, err := loadMachine(tx, req)
+		if err != nil {
+			return err
+		}
+		sets, err := setsOf(tx, m, req.path["id"], nil)
+		if err != nil {
+			return err
+		}
+		set := sets[0]
+		root = fmt.Sprintf("%s-%s-%d", m.Hostname, strings.ToLower(set.Type.Label()), set.ID)
+		by, v, err := resultsOf(tx, m, sets, true)
+		if err != nil {
+			return err
+		}
+		rs := by[set.ID]
+		sort.SliceStable(rs, func(i, j int) bool { return v.sortKey(&rs[i]) < v.sortKey(&rs[j]) })
+		for _, r := range rs {
+			if !f.keep(&r, v) {
+				continue
+			}
+			suffix := ""
+			if r.BlockDeviceID != nil {
+				if filetype == "txt" {
+					suffix = " - /dev/" + v.disks[*r.BlockDeviceID].Name
+				} else {
+					suffix = "-" + v.disks[*r.BlockDeviceID].Name
+				}
+			} else if r.InterfaceID != nil {
+				if filetype == "txt" {
+					suffix = " - " + v.ifaces[*r.InterfaceID].Name
+				} else {
+					suffix = "-" + v.ifaces[*r.InterfaceID].Name
+				}
+			}
+			binary := binaryName.MatchString(r.ScriptName)
+			for _, k := range kinds {
+				if binary && k != "" {
+					continue
+				}
+				data := map[string][]byte{"": r.Output, ".out": r.Stdout, ".err": r.Stderr, ".yaml": r.Result}[k]
+				files = append(files, file{title: r.ScriptName + k + suffix, data: data, mtime: r.Updated})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if filetype == "txt" {
+		if len(files) == 1 {
+			return rawResponse{contentType: "text/plain; charset=utf-8", body: files[0].data}, nil
+		}
+		var b bytes.Buffer
+		for _, fl := range files {
+			dashes := strings.Repeat("-", max(0, (80-(len(fl.title)+2))/2))
+			fmt.Fprintf(&b, "%s %s %s\n", dashes, fl.title, dashes)
+			if binaryName.MatchString(strings.SplitN(fl.title, " ", 2)[0]) {
+				b.WriteString("Binary file\n")
+			} else {
+				b.Write(fl.data)
+				if len(fl.data) > 0 && fl.data[len(fl.data)-1] != '\n' {
+					b.WriteByte('\n')
+				}
+			}
+		}
+		return rawResponse{contentType: "text/plain; charset=utf-8", body: b.Bytes()}, nil
+	}
+	var buf bytes.Buffer
+	xw, err := xz.NewWriter(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("start xz: %w", err)
+	}
+	tw := tar.NewWriter(xw)
+	for _, fl := range files {
+		hdr := &tar.Header{Name: root + "/" + fl.title, Mode: 0o644, Size: int64(len(fl.data)), ModTime: fl.mtime, Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("write %s: %w", fl.title, err)
+		}
+		if _, err := tw.Write(fl.data); err != nil {
+			return nil, fmt.Errorf("write %s: %w", fl.title, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("close tar: %w", err)
+	}
+	if err := xw.Close(); err != nil {
+		return nil, fmt.Errorf("close xz: %w", err)
+	}
+	return rawResponse{contentType: "application/x-tar", body: buf.Bytes(), filename: root + ".tar.xz"}, nil
+}
