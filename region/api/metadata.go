@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io"
 	"net/http"
 	"strconv"
@@ -151,10 +152,9 @@ func (s *Server) metadataOp(req *request, m *store.Machine) (any, error) {
 	}
 }
 
-// signal stores a machine's signal (protocol.md §4.3). A signal carrying an idempotency key
-// that was seen before is acknowledged without being applied again.
-func (s *Server) signal(req *request) (any, error) {
-	p := req.params
+// parseSignal reads the fields of op=signal (protocol.md §4.3). Malformed numbers and power
+// parameters are 400s naming the field.
+func parseSignal(p *Params) (lifecycle.Signal, error) {
 	sig := lifecycle.Signal{Status: p.Get("status"), Error: p.Get("error"), Name: p.Get("name"), Files: p.Files}
 	errs := validationError{}
 	intField := func(name string) *int64 {
@@ -173,13 +173,17 @@ func (s *Server) signal(req *request) (any, error) {
 	sig.ScriptVersionID = intField("script_version_id")
 	for _, name := range []string{"exit_status", "script_result", "result"} {
 		if n := intField(name); n != nil && sig.ExitStatus == nil {
+			if *n < -1<<31 || *n > 1<<31-1 {
+				errs[name] = append(errs[name], fmt.Sprintf("%d is out of range", *n))
+				continue
+			}
 			e := int(*n)
 			sig.ExitStatus = &e
 		}
 	}
 	if v := strings.TrimSpace(p.Get("runtime")); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 {
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 			errs["runtime"] = append(errs["runtime"], fmt.Sprintf("%q is not a number of seconds", v))
 		} else {
 			sig.Runtime = &f
@@ -191,14 +195,29 @@ func (s *Server) signal(req *request) (any, error) {
 			errs["power_parameters"] = append(errs["power_parameters"], "Must be a JSON object: "+err.Error())
 		}
 	}
+	if sig.Status == "" {
+		errs["status"] = append(errs["status"], "This field is required.")
+	} else if !wire.ValidSignalStatus(sig.Status) {
+		errs["status"] = append(errs["status"], fmt.Sprintf("Unknown status: '%s'", sig.Status))
+	}
 	if len(errs) > 0 {
-		return nil, errs
+		return sig, errs
+	}
+	return sig, nil
+}
+
+// signal stores a machine's signal. A signal carrying an idempotency key that was seen before
+// is acknowledged without being applied again.
+func (s *Server) signal(req *request) (any, error) {
+	sig, err := parseSignal(req.params)
+	if err != nil {
+		return nil, err
 	}
 	key := req.r.Header.Get("Idempotency-Key")
 	if key == "" {
-		key = p.Get("idempotency_key")
+		key = req.params.Get("idempotency_key")
 	}
-	err := s.store.Update(req.ctx, func(tx *store.Tx) error {
+	err = s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := tx.MachineByID(*req.token.NodeID)
 		if err != nil {
 			return err
