@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"maasgo/region/lifecycle"
+	"maasgo/region/power"
 	"maasgo/region/store"
 )
 
@@ -33,6 +34,8 @@ type Options struct {
 	Version string
 	// ResultStored, when set, is called for each script result a machine reports.
 	ResultStored lifecycle.ResultHook
+	// Power drives machines' power; nil means power.Default() (manual only).
+	Power power.Drivers
 }
 
 // New builds the server over an open store.
@@ -40,6 +43,9 @@ func New(st *store.Store, opts Options) *Server {
 	s := &Server{store: st, opts: opts}
 	s.handlers = s.routes()
 	s.signals = lifecycle.Signals{Now: s.now, Stored: opts.ResultStored}
+	if s.opts.Power == nil {
+		s.opts.Power = power.Default()
+	}
 	return s
 }
 

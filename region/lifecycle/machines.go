@@ -371,6 +371,12 @@ func Deploy(tx *store.Tx, m *store.Machine, user *store.User, opts DeployOptions
 	if err := SetStatus(m, wire.NodeDeploying); err != nil {
 		return err
 	}
+	// The installation's results (and its heartbeat for node_timeout) go into a new set.
+	set, err := newSet(tx, m, wire.ResultInstallation, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	m.CurrentInstallationSet = &set.ID
 	m.OSystem, m.DistroSeries, m.HWEKernel = opts.OSystem, opts.DistroSeries, opts.HWEKernel
 	m.UserData, m.InstallKVM, m.EnableHWSync = opts.UserData, opts.InstallKVM, opts.EnableHWSync
 	m.ErrorDescription = ""
@@ -403,7 +409,6 @@ func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) e
 	m.OwnerID, m.Owner = nil, ""
 	m.OSystem, m.DistroSeries, m.HWEKernel, m.UserData = "", "", "", nil
 	m.InstallKVM, m.EnableHWSync, m.ErrorDescription = false, false, ""
-	m.StatusExpires = nil
 	if m.PowerType == "manual" {
 		m.PowerState = "unknown"
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"maasgo/region/config"
@@ -108,41 +109,41 @@ func CheckTimeouts(tx *store.Tx, now time.Time, grace time.Duration) ([]string, 
 	return failed, nil
 }
 
-// silence says why a busy machine is overdue, or "" when it is not.
+// silence says why a busy machine is overdue, or "" when it is not. The clock starts when the
+// set began (the status began) and restarts at every signal; node_timeout is read now, so a
+// change applies to machines already busy.
 func silence(tx *store.Tx, m *store.Machine, now time.Time, timeout time.Duration) (string, error) {
 	setID := setFor(m)
-	var lastPing *time.Time
-	if setID != nil {
-		set, err := tx.ScriptSetByID(*setID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return "", err
+	if setID == nil {
+		return "", nil
+	}
+	set, err := tx.ScriptSetByID(*setID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	ref, what := set.Created, "report"
+	if set.LastPing != nil {
+		ref, what = *set.LastPing, "report again"
+	}
+	if now.Sub(ref) <= timeout {
+		return "", nil
+	}
+	rs, err := tx.ScriptResults([]int64{*setID}, false)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range rs {
+		if !r.Status.Running() || r.ScriptID == nil {
+			continue
 		}
-		if set != nil {
-			lastPing = set.LastPing
+		if s, err := tx.ScriptByID(*r.ScriptID); err == nil && s.MayReboot {
+			return "", nil // it may be rebooting: wait for it
 		}
 	}
-	mins := int(timeout / time.Minute)
-	switch {
-	case lastPing == nil && m.StatusExpires != nil && now.After(*m.StatusExpires):
-		return fmt.Sprintf("Machine did not report within node_timeout (%d minutes) of %s", mins, m.Status.Label()), nil
-	case lastPing != nil && now.Sub(*lastPing) > timeout:
-		if setID != nil {
-			rs, err := tx.ScriptResults([]int64{*setID}, false)
-			if err != nil {
-				return "", err
-			}
-			for _, r := range rs {
-				if !r.Status.Running() || r.ScriptID == nil {
-					continue
-				}
-				if s, err := tx.ScriptByID(*r.ScriptID); err == nil && s.MayReboot {
-					return "", nil // it may be rebooting: wait for it
-				}
-			}
-		}
-		return fmt.Sprintf("Machine has not reported for more than node_timeout (%d minutes)", mins), nil
-	}
-	return "", nil
+	return fmt.Sprintf("Machine did not %s within node_timeout (%d minutes) while %s", what, int(timeout/time.Minute),
+		strings.ToLower(m.Status.Label())), nil
 }
 
 // failMachine moves a busy machine to its failed status: running results become TIMEDOUT,
@@ -177,7 +178,6 @@ func failMachine(tx *store.Tx, m *store.Machine, reason string) error {
 		return err
 	}
 	m.ErrorDescription = reason
-	m.StatusExpires = nil
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}

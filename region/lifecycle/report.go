@@ -16,7 +16,6 @@ func EndDeployment(tx *store.Tx, m *store.Machine) error {
 	if err := SetStatus(m, wire.NodeDeployed); err != nil {
 		return err
 	}
-	m.StatusExpires = nil
 	m.PowerState = "on"
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
@@ -78,7 +77,7 @@ func failWith(tx *store.Tx, m *store.Machine, to wire.NodeStatus, reason string)
 	if err := abortUnfinished(tx, currentSets(m)); err != nil {
 		return err
 	}
-	m.ErrorDescription, m.StatusExpires = reason, nil
+	m.ErrorDescription = reason
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}

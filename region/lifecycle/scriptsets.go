@@ -406,9 +406,6 @@ func StartCommissioning(tx *store.Tx, m *store.Machine, opts CommissionOptions, 
 	m.CurrentCommissioningSet, m.CurrentTestingSet = &cset.ID, &tset.ID
 	m.EnableSSH, m.SkipNetworking, m.SkipStorage = opts.EnableSSH, opts.SkipNetworking, opts.SkipStorage
 	m.ErrorDescription = ""
-	if err := expireIn(tx, m); err != nil {
-		return err
-	}
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}
@@ -449,9 +446,6 @@ func StartTesting(tx *store.Tx, m *store.Machine, named []string, in ParamInputs
 	m.CurrentTestingSet = &tset.ID
 	m.EnableSSH = enableSSH
 	m.ErrorDescription = ""
-	if err := expireIn(tx, m); err != nil {
-		return err
-	}
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}
@@ -459,17 +453,6 @@ func StartTesting(tx *store.Tx, m *store.Machine, named []string, in ParamInputs
 		return err
 	}
 	return powerOn(tx, m, by)
-}
-
-// expireIn gives the machine node_timeout to report for the first time.
-func expireIn(tx *store.Tx, m *store.Machine) error {
-	d, err := config.NodeTimeout(tx)
-	if err != nil {
-		return err
-	}
-	t := time.Now().Add(d)
-	m.StatusExpires = &t
-	return nil
 }
 
 // createDeployInfoSet gives a machine created deployed its commissioning set: a pending

@@ -228,7 +228,6 @@ func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig Signal) error {
 			return err
 		}
 	}
-	m.StatusExpires = nil
 
 	// 4. Status side effects on the named result.
 	var target *store.ScriptResult

@@ -116,7 +116,6 @@ func Abort(tx *store.Tx, m *store.Machine, by *store.User, comment string) error
 	if err := SetStatus(m, to); err != nil {
 		return err
 	}
-	m.StatusExpires = nil
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}

@@ -55,12 +55,11 @@ type Machine struct {
 	CurrentReleaseSet       *int64
 	BootInterfaceID         *int64
 
-	EnableHWSync  bool
-	LastSync      *time.Time
-	SyncInterval  int
-	StatusExpires *time.Time
-	Created       time.Time
-	Updated       time.Time
+	EnableHWSync bool
+	LastSync     *time.Time
+	SyncInterval int
+	Created      time.Time
+	Updated      time.Time
 }
 
 var machineColumns = []string{
@@ -70,7 +69,7 @@ var machineColumns = []string{
 	"cpu_count", "cpu_speed", "memory", "hardware_uuid", "hardware_info", "tags", "swap_size",
 	"bios_boot_method", "enable_ssh", "skip_networking", "skip_storage", "enlisting",
 	"current_commissioning_set", "current_testing_set", "current_installation_set", "current_release_set",
-	"boot_interface_id", "enable_hw_sync", "last_sync", "sync_interval", "status_expires", "created", "updated",
+	"boot_interface_id", "enable_hw_sync", "last_sync", "sync_interval", "created", "updated",
 	"numa_nodes",
 }
 
@@ -107,7 +106,7 @@ func (m *Machine) values() ([]any, error) {
 		m.CPUCount, m.CPUSpeed, m.Memory, nullString(m.HardwareUUID), string(hi), string(tags), nullInt(m.SwapSize),
 		m.BiosBootMethod, m.EnableSSH, m.SkipNetworking, m.SkipStorage, m.Enlisting,
 		nullInt(m.CurrentCommissioningSet), nullInt(m.CurrentTestingSet), nullInt(m.CurrentInstallationSet), nullInt(m.CurrentReleaseSet),
-		nullInt(m.BootInterfaceID), m.EnableHWSync, nullMicros(m.LastSync), m.SyncInterval, nullMicros(m.StatusExpires),
+		nullInt(m.BootInterfaceID), m.EnableHWSync, nullMicros(m.LastSync), m.SyncInterval,
 		micros(m.Created), micros(m.Updated), string(nj),
 	}, nil
 }
@@ -118,14 +117,14 @@ const machineSelect = `SELECT m.id, m.system_id, m.hostname, m.domain, m.descrip
 	m.install_kvm, m.user_data, m.cpu_count, m.cpu_speed, m.memory, m.hardware_uuid, m.hardware_info, m.tags,
 	m.swap_size, m.bios_boot_method, m.enable_ssh, m.skip_networking, m.skip_storage, m.enlisting,
 	m.current_commissioning_set, m.current_testing_set, m.current_installation_set, m.current_release_set,
-	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.status_expires, m.created, m.updated,
+	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.created, m.updated,
 	m.numa_nodes FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
 
 func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 	var m Machine
 	var pp, hi, tags, numa string
 	var status, prev int
-	var owner, swap, ccs, cts, cis, crs, boot, lastSync, expires sql.NullInt64
+	var owner, swap, ccs, cts, cis, crs, boot, lastSync sql.NullInt64
 	var uuid sql.NullString
 	var created, updated int64
 	err := sc.Scan(&m.ID, &m.SystemID, &m.Hostname, &m.Domain, &m.Description, &m.Architecture, &m.PowerType,
@@ -133,7 +132,7 @@ func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 		&m.Owner, &m.Locked, &m.Netboot, &m.OSystem, &m.DistroSeries, &m.HWEKernel, &m.MinHWEKernel,
 		&m.InstallKVM, &m.UserData, &m.CPUCount, &m.CPUSpeed, &m.Memory, &uuid, &hi, &tags,
 		&swap, &m.BiosBootMethod, &m.EnableSSH, &m.SkipNetworking, &m.SkipStorage, &m.Enlisting,
-		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &expires, &created, &updated, &numa)
+		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &created, &updated, &numa)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
 	m.CurrentCommissioningSet, m.CurrentTestingSet = fromNullInt(ccs), fromNullInt(cts)
 	m.CurrentInstallationSet, m.CurrentReleaseSet = fromNullInt(cis), fromNullInt(crs)
 	m.BootInterfaceID = fromNullInt(boot)
-	m.LastSync, m.StatusExpires = fromNullMicros(lastSync), fromNullMicros(expires)
+	m.LastSync = fromNullMicros(lastSync)
 	m.HardwareUUID = uuid.String
 	m.Created, m.Updated = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(pp), &m.PowerParameters); err != nil {

@@ -228,6 +228,9 @@ CREATE INDEX signal_keys_created ON signal_keys (created);
 	{3, "numa nodes", `
 ALTER TABLE machines ADD COLUMN numa_nodes TEXT NOT NULL DEFAULT '[]';
 `},
+	{4, "node timeout from script sets", `
+ALTER TABLE machines DROP COLUMN status_expires;
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.
