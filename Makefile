@@ -6,13 +6,19 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 STATE    ?= $(CURDIR)/state
 LISTEN   ?= :5240
 
-.PHONY: help build test test-go fuzz run bench fmt vet clean
+.PHONY: help build test test-go fuzz run bench bench-collector update-fixtures fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
-build: ## build static binaries into bin/
+HOSTARCH := $(shell $(GO) env GOARCH)
+
+build: ## build static binaries into bin/: the region, the agent for amd64 and arm64, the CLI
 	$(BUILD) -o bin/maas-region ./cmd/maas-region
+	GOOS=linux GOARCH=amd64 $(BUILD) -o bin/maas-run-scripts-linux-amd64 ./cmd/maas-run-scripts
+	GOOS=linux GOARCH=arm64 $(BUILD) -o bin/maas-run-scripts-linux-arm64 ./cmd/maas-run-scripts
+	cp bin/maas-run-scripts-linux-$(HOSTARCH) bin/maas-run-scripts
+	$(BUILD) -o bin/maas ./cmd/maas
 
 test: ## run every test (sets up a local PostgreSQL when none is given), then the fuzzers briefly
 	@hack/test.sh
@@ -29,6 +35,13 @@ run: build ## start the region on SQLite under ./state, create an admin and prin
 
 bench: build ## benchmarks: sizes, idle RSS and GET machines/ throughput
 	@hack/bench-region.sh
+
+bench-collector: build ## the hardware collector beside lshw -json: wall time and peak RSS
+	hack/bench-collector.sh
+
+update-fixtures: ## rebuild the hand-made fixture machines and every golden file
+	$(GO) test ./collectors -run TestBuildFixtures -build-fixtures
+	$(GO) test ./collectors ./region/inventory -run TestGolden -update
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

@@ -39,5 +39,8 @@ if [ "$(as_pg "psql -p $port -Atc \"select 1 from pg_roles where rolname='maaste
 fi
 if [ "$(as_pg "psql -p $port -Atc \"select 1 from pg_database where datname='maastest'\"")" != 1 ]; then
 	as_pg "createdb -p $port -O maastest maastest" >&2
+else
+	as_pg "psql -p $port -qc 'alter database maastest owner to maastest'" >&2
+	as_pg "psql -p $port -d maastest -qc 'alter schema public owner to maastest'" >&2
 fi
 echo "postgres://maastest:maastest@127.0.0.1:$port/maastest?sslmode=disable"

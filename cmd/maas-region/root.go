@@ -33,7 +33,7 @@ func newRootCmd() *cobra.Command {
 		"database URL: postgres://user:pass@host/db, or sqlite://PATH (default: SQLite under --state-dir; env MAAS_REGION_DATABASE)")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for the SQLite database and other state (env MAAS_REGION_STATE_DIR)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(&o), newCreateAdminCmd(&o), newAPIKeyCmd(&o), newMigrateCmd(&o))
+	root.AddCommand(newServeCmd(&o), newCreateAdminCmd(&o), newAPIKeyCmd(&o), newMigrateCmd(&o), newUserDataCmd(&o))
 	return root
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ type serveOpts struct {
 	url             string
 	monitorInterval time.Duration
 	scriptGrace     time.Duration
+	agentDir        string
 }
 
 func newServeCmd(o *dbOpts) *cobra.Command {
@@ -45,6 +47,7 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.Int64Var(&so.maxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
 	f.StringVar(&so.createAdmin, "create-admin", "", "create this administrator if missing and print an API key")
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
+	f.StringVar(&so.agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch> that machines download")
 	f.DurationVar(&so.monitorInterval, "monitor-interval", time.Minute, "how often the status monitor looks for silent machines and overdue scripts")
 	f.DurationVar(&so.scriptGrace, "script-timeout-grace", lifecycle.ScriptTimeoutGrace, "how long past its timeout a running script may go before the region marks it timed out")
 	return cmd
@@ -90,7 +93,7 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	}
 	srv := &http.Server{
 		Handler: api.New(st, api.Options{Log: log, MaxBody: so.maxBody, Version: version,
-			ResultStored: hardware.Stored}),
+			ResultStored: hardware.Stored, AgentDir: so.agentDir}),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -151,11 +154,7 @@ func advertised(a net.Addr) string {
 		return a.String()
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		} else {
-			host = "localhost"
-		}
+		host = hostname()
 	}
 	return net.JoinHostPort(host, port)
 }
@@ -221,4 +220,13 @@ func housekeeping(ctx context.Context, st *store.Store, log interface{ Warn(stri
 			log.Warn("prune nonces", "err", err)
 		}
 	}
+}
+
+// defaultAgentDir is where make build puts the agent: beside the region's own binary.
+func defaultAgentDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "bin"
+	}
+	return filepath.Dir(exe)
 }

@@ -17,6 +17,7 @@ import (
 
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
+	"maasgo/region/userdata"
 	"maasgo/wire"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 	case sub == "" && r.Method == http.MethodGet:
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			items := []string{"maas-commissioning-scripts", "meta-data"}
-			if len(m.UserData) > 0 {
+			if len(m.UserData) > 0 || m.Status == wire.NodeCommissioning || m.Status == wire.NodeTesting || m.Status == wire.NodeDeploying {
 				items = append(items, "user-data")
 			}
 			return textResponse(strings.Join(items, "\n")), nil
@@ -358,8 +359,10 @@ func netplanFor(ifaces []store.Interface) []byte {
 	return []byte(b.String())
 }
 
-// userData answers GET /<ver>/user-data with the machine's stored user data; a deploying
-// machine that reads it has finished installing, so it becomes Deployed.
+// userData answers GET /<ver>/user-data: for a commissioning or testing machine the script that
+// runs the agent, for a deploying one the cloud-config that reports the end of the deployment
+// (with the user's own user data); otherwise the user data stored for the machine. A deploying
+// machine that reads it has booted its installed system, so it becomes Deployed (as upstream).
 func (s *Server) userData(req *request, m *store.Machine) (any, error) {
 	var data []byte
 	err := s.store.Update(req.ctx, func(tx *store.Tx) error {
@@ -367,7 +370,17 @@ func (s *Server) userData(req *request, m *store.Machine) (any, error) {
 		if err != nil {
 			return err
 		}
+		gen, ok, err := userdata.For(userdata.Input{Machine: m, Token: req.token, URL: externalBase(req.r) + "/MAAS",
+			Agent: userdata.Agent{Sums: s.agent.Sums()}})
+		if err != nil {
+			return err
+		}
 		data = m.UserData
+		if ok {
+			data = gen
+		} else if dec, err := base64.StdEncoding.DecodeString(string(data)); err == nil && len(dec) > 0 {
+			data = dec
+		}
 		if m.Status == wire.NodeDeploying {
 			return lifecycle.EndDeployment(tx, m)
 		}
@@ -378,9 +391,6 @@ func (s *Server) userData(req *request, m *store.Machine) (any, error) {
 	}
 	if len(data) == 0 {
 		return nil, notFoundf("No user data available for this node.")
-	}
-	if dec, err := base64.StdEncoding.DecodeString(string(data)); err == nil && len(dec) > 0 {
-		data = dec
 	}
 	return rawResponse{contentType: "application/octet-stream", body: data}, nil
 }

@@ -21,6 +21,7 @@ type Server struct {
 	opts     Options
 	handlers []*handler
 	signals  lifecycle.Signals
+	agent    *agentFiles
 }
 
 // Options tune a Server. Zero values take defaults.
@@ -36,6 +37,8 @@ type Options struct {
 	ResultStored lifecycle.ResultHook
 	// Power drives machines' power; nil means power.Default() (manual only).
 	Power power.Drivers
+	// AgentDir holds the agent binaries, maas-run-scripts-linux-<arch>.
+	AgentDir string
 }
 
 // New builds the server over an open store.
@@ -46,6 +49,7 @@ func New(st *store.Store, opts Options) *Server {
 	if s.opts.Power == nil {
 		s.opts.Power = power.Default()
 	}
+	s.agent = &agentFiles{dir: opts.AgentDir}
 	return s
 }
 
@@ -105,6 +109,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(sw, r, path)
 	case path == "/MAAS/metadata" || strings.HasPrefix(path, "/MAAS/metadata/"):
 		s.serveMetadata(sw, r, path)
+	case path == "/MAAS/maas-run-scripts" || strings.HasPrefix(path, "/MAAS/maas-run-scripts/") ||
+		strings.HasPrefix(path, "/MAAS/machine-resources/") || path == "/MAAS/machine-resources":
+		s.serveAgent(sw, r, path)
 	case path == "/MAAS" || path == "/MAAS/" || path == "/":
 		writeText(sw, http.StatusOK, "MAAS region: API at /MAAS/api/2.0/, metadata at /MAAS/metadata/\n")
 	default:

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"maasgo/region/api"
+	"maasgo/region/store"
+	"maasgo/region/userdata"
+)
+
+func newUserDataCmd(o *dbOpts) *cobra.Command {
+	var url, agentDir string
+	cmd := &cobra.Command{
+		Use:   "user-data SYSTEM_ID",
+		Short: "Print the user data of a machine's current status, for machines booted by other means",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := o.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			var out []byte
+			err = st.View(cmd.Context(), func(tx *store.Tx) error {
+				m, err := tx.MachineBySystemID(args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no machine with system id %s", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				tok, err := tx.NodeToken(m.ID)
+				if err != nil {
+					return err
+				}
+				sums, err := api.AgentSums(agentDir)
+				if err != nil {
+					return err
+				}
+				data, ok, err := userdata.For(userdata.Input{Machine: m, Token: tok, URL: url, Agent: userdata.Agent{Sums: sums}})
+				if err != nil {
+					return err
+				}
+				if !ok {
+					if len(m.UserData) == 0 {
+						return fmt.Errorf("machine %s is %s: it has no user data (commission, test or deploy it first)", m.SystemID, m.Status.Label())
+					}
+					data = m.UserData
+				}
+				out = data
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&url, "url", "http://"+hostname()+":5240/MAAS", "the region's URL as the machine reaches it")
+	cmd.Flags().StringVar(&agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch>")
+	return cmd
+}

@@ -1,0 +1,237 @@
+// Package userdata renders what a machine runs when it boots for the region: for
+// commissioning and testing, a shell script that fetches the agent, checks its SHA-256, writes
+// the machine's credentials and runs the scripts; for a deployment, cloud-config that reports
+// the end of the installation, with the user's own user data beside it.
+package userdata
+
+import (
+	"bytes"
+	"fmt"
+	"mime/multipart"
+	"net/textproto"
+	"sort"
+	"strings"
+	"text/template"
+
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// Agent describes the agent binaries the region serves: SHA-256 by Debian architecture.
+type Agent struct {
+	Sums map[string]string
+}
+
+// Input is what a machine's user data is made of.
+type Input struct {
+	Machine *store.Machine
+	Token   *store.Token
+	// URL is the region as the machine reaches it, e.g. http://10.0.0.2:5240/MAAS.
+	URL   string
+	Agent Agent
+}
+
+// For renders the user data of the machine's current status; ok is false when the status
+// has none of the region's (the machine's stored user data, if any, applies).
+func For(in Input) (data []byte, ok bool, err error) {
+	switch in.Machine.Status {
+	case wire.NodeCommissioning, wire.NodeTesting:
+		b, err := Commissioning(in)
+		return b, err == nil, err
+	case wire.NodeDeploying:
+		b, err := Deploy(in)
+		return b, err == nil, err
+	}
+	return nil, false, nil
+}
+
+var commissioningTmpl = template.Must(template.New("commissioning").Parse(`#!/bin/sh
+# MAAS user data for {{.Hostname}} ({{.SystemID}}): fetch the agent, run the commissioning and
+# testing scripts, report every result. It holds the machine's credentials: keep it private.
+set -u
+MAAS_URL='{{.URL}}'
+LOG=/var/log/cloud-init-output.log
+
+fail() {
+	echo "user data: $*" >&2
+	exit 1
+}
+
+fetch() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsSL -o "$2" "$1"
+	elif command -v wget >/dev/null 2>&1; then
+		wget -q -O "$2" "$1"
+	else
+		echo "user data: neither curl nor wget is installed" >&2
+		return 1
+	fi
+}
+
+sha256() {
+	if command -v sha256sum >/dev/null 2>&1; then
+		sha256sum "$1" | cut -d' ' -f1
+	else
+		openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+	fi
+}
+
+main() {
+	case $(uname -m) in
+	x86_64 | amd64) arch=amd64 ;;
+	aarch64 | arm64) arch=arm64 ;;
+	*) fail "the region has no agent for this machine's architecture $(uname -m)" ;;
+	esac
+	case $arch in
+{{- range .Sums}}
+	{{.Arch}}) sum={{.Sum}} ;;
+{{- end}}
+	*) fail "the region has no agent for $arch" ;;
+	esac
+	TEMP_D=$(mktemp -d "${TMPDIR:-/tmp}/user_data.sh.XXXXXX") || fail "cannot create a working directory"
+	mkdir -p "$TEMP_D/bin" "$TEMP_D/scripts" "$TEMP_D/out" || fail "cannot create $TEMP_D"
+	BIN="$TEMP_D/bin/maas-run-remote-scripts"
+	echo "user data: fetching the agent for $arch from $MAAS_URL into $TEMP_D"
+	fetch "$MAAS_URL/maas-run-scripts/$arch" "$BIN" || fail "cannot download $MAAS_URL/maas-run-scripts/$arch"
+	got=$(sha256 "$BIN")
+	[ "$got" = "$sum" ] || fail "the agent's SHA-256 is $got, not the region's $sum: refusing to run it"
+	chmod 755 "$BIN"
+	(
+		umask 077
+		cat >"$TEMP_D/creds.yaml" <<'CREDS'
+datasource:
+  MAAS:
+    metadata_url: '{{.URL}}/metadata/'
+    consumer_key: '{{.ConsumerKey}}'
+    token_key: '{{.TokenKey}}'
+    token_secret: '{{.TokenSecret}}'
+CREDS
+	) || fail "cannot write the credentials"
+	PATH="$TEMP_D/bin:$PATH"
+	export PATH
+	"$BIN" --config "$TEMP_D/creds.yaml" "$TEMP_D"
+}
+
+# Log to the console and to cloud-init's log; keep the agent's exit status.
+if { [ -e "$LOG" ] && [ -w "$LOG" ]; } || { [ ! -e "$LOG" ] && [ -w "$(dirname "$LOG")" ]; }; then
+	status=$(mktemp)
+	{
+		main
+		echo $? >"$status"
+	} 2>&1 | tee -a "$LOG"
+	rc=$(cat "$status")
+	rm -f "$status"
+	exit "${rc:-1}"
+fi
+main
+`))
+
+type archSum struct{ Arch, Sum string }
+
+// quotable rejects values that cannot sit inside single quotes in the script.
+func quotable(systemID string, vals ...string) error {
+	for _, v := range vals {
+		if strings.ContainsAny(v, "'\"\n\\$`") {
+			return fmt.Errorf("user data of %s: %q cannot be quoted", systemID, v)
+		}
+	}
+	return nil
+}
+
+// Commissioning renders the commissioning and testing script (protocol.md §8), which cloud-init
+// runs, or a person with sh.
+func Commissioning(in Input) ([]byte, error) {
+	if in.Token == nil {
+		return nil, fmt.Errorf("user data of %s: the machine has no token", in.Machine.SystemID)
+	}
+	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
+		return nil, err
+	}
+	var sums []archSum
+	for a, s := range in.Agent.Sums {
+		sums = append(sums, archSum{a, s})
+	}
+	sort.Slice(sums, func(i, j int) bool { return sums[i].Arch < sums[j].Arch })
+	var b bytes.Buffer
+	err := commissioningTmpl.Execute(&b, map[string]any{
+		"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID, "URL": strings.TrimSuffix(in.URL, "/"),
+		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret, "Sums": sums,
+	})
+	return b.Bytes(), err
+}
+
+var deployTmpl = template.Must(template.New("deploy").Parse(`#cloud-config
+# MAAS: report the end of the deployment of {{.Hostname}} ({{.SystemID}}).
+runcmd:
+  - - sh
+    - -c
+    - |
+      now=$(date +%s)
+      auth="OAuth oauth_nonce=\"$now$$\", oauth_timestamp=\"$now\", oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", oauth_consumer_key=\"{{.ConsumerKey}}\", oauth_token=\"{{.TokenKey}}\", oauth_signature=\"%26{{.TokenSecret}}\""
+      body='{"event_type": "finish", "origin": "cloudinit", "name": "modules-final", "description": "deployment finished", "result": "SUCCESS"}'
+      url='{{.URL}}/metadata/status/{{.SystemID}}'
+      if command -v curl >/dev/null 2>&1; then
+        curl -fsS -X POST -H "Authorization: $auth" -H "Content-Type: application/json" --data "$body" "$url"
+      else
+        wget -q -O /dev/null --header="Authorization: $auth" --header="Content-Type: application/json" --post-data="$body" "$url"
+      fi
+`))
+
+// Deploy renders a deployment's user data: cloud-config whose command reports the end of the
+// installation to the region, and, when the user gave user data at deploy time, theirs as a
+// second part of a MIME multipart document, which cloud-init runs too.
+func Deploy(in Input) ([]byte, error) {
+	if in.Token == nil {
+		return nil, fmt.Errorf("user data of %s: the machine has no token", in.Machine.SystemID)
+	}
+	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
+		return nil, err
+	}
+	var cfg bytes.Buffer
+	if err := deployTmpl.Execute(&cfg, map[string]any{"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID,
+		"URL": strings.TrimSuffix(in.URL, "/"), "ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey,
+		"TokenSecret": in.Token.TokenSecret}); err != nil {
+		return nil, err
+	}
+	if len(in.Machine.UserData) == 0 {
+		return cfg.Bytes(), nil
+	}
+	var b bytes.Buffer
+	var parts bytes.Buffer
+	w := multipart.NewWriter(&parts)
+	for _, p := range []struct {
+		name string
+		data []byte
+	}{{"maas-deploy.cfg", cfg.Bytes()}, {"user-data", in.Machine.UserData}} {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Type", contentType(p.data)+`; charset="utf-8"`)
+		h.Set("MIME-Version", "1.0")
+		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", p.name))
+		pw, err := w.CreatePart(h)
+		if err != nil {
+			return nil, err
+		}
+		pw.Write(p.data)
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\nMIME-Version: 1.0\n\n", w.Boundary())
+	b.Write(parts.Bytes())
+	return b.Bytes(), nil
+}
+
+// contentType is the cloud-init part type of user data, by its first line.
+func contentType(b []byte) string {
+	switch {
+	case bytes.HasPrefix(b, []byte("#cloud-config")):
+		return "text/cloud-config"
+	case bytes.HasPrefix(b, []byte("#!")):
+		return "text/x-shellscript"
+	case bytes.HasPrefix(b, []byte("#include")):
+		return "text/x-include-url"
+	case bytes.HasPrefix(b, []byte("#cloud-boothook")):
+		return "text/cloud-boothook"
+	}
+	return "text/plain"
+}
