@@ -44,7 +44,7 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&so.listen, "listen", ":5240", "address to listen on")
-	f.Int64Var(&so.maxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
+	f.Int64Var(&so.maxBody, "max-body", 128<<20, "largest request body accepted, in bytes")
 	f.StringVar(&so.createAdmin, "create-admin", "", "create this administrator if missing and print an API key")
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
 	f.StringVar(&so.agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch> that machines download")

@@ -10,7 +10,8 @@ import (
 // runs. Add an entry to give the binary another name (for example
 // "maas-run-remote-scripts": "run").
 var multiCall = map[string]string{
-	"machine-resources": "machine-resources",
+	"machine-resources":       "machine-resources",
+	"maas-run-remote-scripts": "run",
 }
 
 // argsForArgv0 returns the arguments for the root command: when the program was called by
@@ -30,6 +31,6 @@ func newRootCmd() *cobra.Command {
 		Short:        "Run MAAS commissioning and testing scripts and report their results",
 		SilenceUsage: true,
 	}
-	cmd.AddCommand(newMachineResourcesCmd())
+	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd())
 	return cmd
 }

@@ -16,6 +16,8 @@ func TestArgsForArgv0(t *testing.T) {
 		{"/tmp/machine-resources", []string{"--pretty"}, []string{"machine-resources", "--pretty"}},
 		{"machine-resources", nil, []string{"machine-resources"}},
 		{"./other", []string{"x"}, []string{"x"}},
+		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"--no-download", "/tmp/user_data.sh.X"},
+			[]string{"run", "--no-download", "/tmp/user_data.sh.X"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, argsForArgv0(tt.argv0, tt.args)); diff != "" {

@@ -27,7 +27,7 @@ type Server struct {
 // Options tune a Server. Zero values take defaults.
 type Options struct {
 	Log *slog.Logger
-	// MaxBody bounds request bodies (default 64 MiB).
+	// MaxBody bounds request bodies (default 128 MiB).
 	MaxBody int64
 	// Now is the clock (tests set it).
 	Now func() time.Time
@@ -71,7 +71,7 @@ func (s *Server) maxBody() int64 {
 	if s.opts.MaxBody > 0 {
 		return s.opts.MaxBody
 	}
-	return 64 << 20
+	return 128 << 20
 }
 
 // request is one API call being served.

@@ -1,0 +1,434 @@
+// Package agent is the in-machine script runner: it downloads the region's scripts tar,
+// plans the scripts (order, parallelism, parameters), runs each in its own process group with
+// its timeout, streams the output to capped files, and reports every result through a durable
+// journal whose entries are uploaded, with retries, until the region has them.
+//
+// The storage directory follows upstream's layout (protocol.md §6.1): scripts/ (the extracted
+// tar), out/<name>.<result id>/ (the output), config/ (netplan.yaml, bmc-config.yaml). The
+// runner adds runs/<run id>/ (the run's settings, journal, index snapshots and resources
+// file) and runs/current (the id of the latest run).
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"maasgo/wire"
+)
+
+// DefaultHeartbeat is upstream's heartbeat interval.
+const DefaultHeartbeat = 120 * time.Second
+
+// DefaultMaxOutput is the default cap of each stored output file. Four capped files fit
+// in the region's default request limit (128 MiB).
+const DefaultMaxOutput = 16 << 20
+
+// Endpoint is where the region is and how to sign requests to it. It is saved with a run so
+// that resume and send reach the same region.
+type Endpoint struct {
+	// MetadataURL is the versioned metadata URL, e.g.
+	// http://10.0.0.2:5248/MAAS/metadata/2012-03-01/.
+	MetadataURL    string `json:"metadata_url,omitempty"`
+	ConsumerKey    string `json:"consumer_key,omitempty"`
+	TokenKey       string `json:"token_key,omitempty"`
+	TokenSecret    string `json:"token_secret,omitempty"`
+	ConsumerSecret string `json:"consumer_secret,omitempty"`
+}
+
+// Credentials are the endpoint's OAuth credentials.
+func (e Endpoint) Credentials() wire.Credentials {
+	return wire.Credentials{ConsumerKey: e.ConsumerKey, TokenKey: e.TokenKey, TokenSecret: e.TokenSecret,
+		ConsumerSecret: e.ConsumerSecret}
+}
+
+// Backoff is the retry policy of uploads and downloads: the delay doubles from Initial up to
+// Max, and each delay is drawn at random from its upper half (jitter).
+type Backoff struct {
+	Initial, Max time.Duration
+}
+
+// DefaultBackoff starts at 1 s, as upstream, and never waits more than a minute.
+var DefaultBackoff = Backoff{Initial: time.Second, Max: time.Minute}
+
+// Delay is the wait before retry number attempt (1 for the first retry).
+func (b Backoff) Delay(attempt int) time.Duration {
+	if b.Initial <= 0 {
+		b = DefaultBackoff
+	}
+	if b.Max < b.Initial {
+		b.Max = b.Initial
+	}
+	d := b.Max
+	if attempt < 62 {
+		if f := float64(b.Initial) * math.Pow(2, float64(attempt-1)); f < float64(b.Max) {
+			d = time.Duration(f)
+		}
+	}
+	half := d / 2
+	return half + time.Duration(mrand.Int64N(int64(d-half)+1))
+}
+
+// Agent runs the scripts of a storage directory and reports their results. Fields left zero
+// take the defaults noted; StorageDir, and Region unless NoSend, are required.
+type Agent struct {
+	// StorageDir is the runner's directory (upstream's storage_directory).
+	StorageDir string
+	// Roots are the machine directories read to resolve devices and changed for configured
+	// networking. Zero: the running machine's.
+	Roots Roots
+	// Region is the region's metadata API. Unused with NoSend.
+	Region Region
+	// Endpoint is where Region points; it is saved with the run (for resume and send) and
+	// gives the scripts MAAS_BASE_URL.
+	Endpoint Endpoint
+	// Commands runs package installers and network tools. Nil: ExecRunner.
+	Commands CommandRunner
+	// Out receives the progress lines meant for a person. Nil: discarded.
+	Out io.Writer
+	// Log receives warnings and retries. Nil: discarded.
+	Log *slog.Logger
+	// Self is the path of the running agent binary, given to scripts as MAAS_RUN_SCRIPTS.
+	Self string
+	// Env is the environment scripts start from. Nil: the runner's own.
+	Env []string
+	// MaxOutput caps each stored output file in bytes; past it the head and the tail are
+	// kept. Zero: DefaultMaxOutput; negative: no cap.
+	MaxOutput int64
+	// TimeoutGrace is added to every script's timeout before it is killed (upstream: 5 min).
+	TimeoutGrace time.Duration
+	// GiveUpAfter stops retrying an upload or download after this long. Zero: never.
+	GiveUpAfter time.Duration
+	// Heartbeat is the interval of WORKING signals. Zero: DefaultHeartbeat.
+	Heartbeat time.Duration
+	// Backoff is the retry policy. Zero: DefaultBackoff.
+	Backoff Backoff
+	// NetconfProbe bounds the wait for the region after applying configured networking.
+	// Zero: DefaultNetconfProbe.
+	NetconfProbe time.Duration
+	// InterfaceWait are the pauses while waiting for netplan's interfaces to appear.
+	// Nil: upstream's (about 5 s in all).
+	InterfaceWait []time.Duration
+	// NoDownload runs the scripts already in the storage directory.
+	NoDownload bool
+	// NoSend records the results in the journal without any network request.
+	NoSend bool
+	// NiceScripts runs scripts at nice 19, as upstream.
+	NiceScripts bool
+	// Sudo runs installers and network tools through sudo -n (for a runner that is not
+	// root).
+	Sudo bool
+}
+
+// RunInfo is a run's settings, saved in runs/<id>/run.json when it starts.
+type RunInfo struct {
+	ID           string        `json:"id"`
+	Started      time.Time     `json:"started"`
+	Endpoint     Endpoint      `json:"endpoint"`
+	NoSend       bool          `json:"no_send,omitempty"`
+	NoDownload   bool          `json:"no_download,omitempty"`
+	MaxOutput    int64         `json:"max_output"`
+	TimeoutGrace time.Duration `json:"timeout_grace,omitempty"`
+}
+
+// Outcome is the result of one script as the runner saw it.
+type Outcome struct {
+	Phase      wire.ScriptType   `json:"phase"`
+	Name       string            `json:"name"`
+	ID         string            `json:"id"`
+	Status     wire.ScriptStatus `json:"status"`
+	ExitStatus int               `json:"exit_status"`
+	Runtime    time.Duration     `json:"runtime"`
+	OutDir     string            `json:"out_dir"`
+	// Note explains a problem worth a person's attention (an invalid result file).
+	Note string `json:"note,omitempty"`
+	// Resumed says the outcome was recorded by an earlier, interrupted invocation.
+	Resumed bool `json:"-"`
+}
+
+// Failed reports whether the outcome counts as a failure.
+func (o Outcome) Failed() bool { return o.Status.Failed() }
+
+// Summary is what a run did.
+type Summary struct {
+	RunID    string
+	Outcomes []Outcome
+	// Final is the last signal of the run: OK or FAILED ("" if the run did not get there).
+	Final string
+	// Unsent counts the journal's signals not delivered (all of them with NoSend).
+	Unsent int
+	// Elapsed is the wall time of this invocation.
+	Elapsed time.Duration
+}
+
+// Failed counts the failed outcomes.
+func (s Summary) Failed() int {
+	n := 0
+	for _, o := range s.Outcomes {
+		if o.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// ErrScriptsFailed is returned (wrapped) when a run finished and some scripts failed or timed
+// out.
+var ErrScriptsFailed = errors.New("scripts failed")
+
+// ErrNotSent is returned (wrapped) when signals stayed unsent because the runner gave up.
+var ErrNotSent = errors.New("results not sent")
+
+// ErrBusy says another runner process is using the storage directory.
+var ErrBusy = errors.New("another maas-run-scripts is using the storage directory")
+
+// lockStorage takes the storage directory's lock for the life of this run, resume or send:
+// two runners in one directory would overwrite each other's scripts and output.
+func lockStorage(storage string) (unlock func(), err error) {
+	if err := os.MkdirAll(runsDir(storage), 0o700); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", storage, err)
+	}
+	f, err := os.OpenFile(filepath.Join(runsDir(storage), "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", storage, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrBusy, storage)
+		}
+		return nil, fmt.Errorf("lock %s: %w", storage, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// ErrNoRun says the storage directory has no run to resume.
+var ErrNoRun = errors.New("no run to resume")
+
+func (a *Agent) validate() error {
+	if a.StorageDir == "" {
+		return errors.New("agent: StorageDir must be set")
+	}
+	if !a.NoSend && a.Region == nil {
+		return errors.New("agent: Region must be set unless NoSend")
+	}
+	if a.Roots == (Roots{}) {
+		a.Roots = HostRoots()
+	}
+	if a.Out == nil {
+		a.Out = io.Discard
+	}
+	if a.Log == nil {
+		a.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.Heartbeat <= 0 {
+		a.Heartbeat = DefaultHeartbeat
+	}
+	if a.Backoff.Initial <= 0 {
+		a.Backoff = DefaultBackoff
+	}
+	if a.MaxOutput == 0 {
+		a.MaxOutput = DefaultMaxOutput
+	}
+	if a.InterfaceWait == nil {
+		a.InterfaceWait = []time.Duration{100, 100, 100, 200, 200, 300, 500, 500, 1000, 2000}
+		for i := range a.InterfaceWait {
+			a.InterfaceWait[i] *= time.Millisecond
+		}
+	}
+	abs, err := filepath.Abs(a.StorageDir)
+	if err != nil {
+		return fmt.Errorf("storage directory: %w", err)
+	}
+	a.StorageDir = abs
+	return nil
+}
+
+// Run starts a new run: it downloads the scripts (unless NoDownload), runs them and reports
+// the results, and returns once every result is delivered (or recorded, with NoSend). It
+// returns an error wrapping ErrScriptsFailed when scripts failed; the summary is valid then.
+func (a *Agent) Run(ctx context.Context) (Summary, error) {
+	if err := a.validate(); err != nil {
+		return Summary{}, err
+	}
+	unlock, err := lockStorage(a.StorageDir)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer unlock()
+	if old, _ := CurrentRun(a.StorageDir); old != "" {
+		if n, err := countUnsent(a.StorageDir, old); err == nil && n > 0 {
+			a.Log.Warn("an earlier run has unsent results; maas-run-scripts send uploads them", "run", old, "unsent", n)
+			fmt.Fprintf(a.Out, "Note: run %s has %d unsent signals; `maas-run-scripts send %s` uploads them.\n", old, n, a.StorageDir)
+		}
+	}
+	info := RunInfo{
+		ID: newRunID(), Started: time.Now().UTC(), Endpoint: a.Endpoint,
+		NoSend: a.NoSend, NoDownload: a.NoDownload, MaxOutput: a.MaxOutput, TimeoutGrace: a.TimeoutGrace,
+	}
+	if err := createRun(a.StorageDir, info); err != nil {
+		return Summary{}, err
+	}
+	return a.execute(ctx, info, false)
+}
+
+// Resume finishes the latest run of the storage directory after a crash or reboot: it
+// uploads what is unsent and runs only the scripts whose result was not recorded. The run's
+// saved settings (NoSend, NoDownload, MaxOutput, TimeoutGrace) apply; a's Region, Endpoint
+// and the rest are used as given.
+func (a *Agent) Resume(ctx context.Context) (Summary, error) {
+	if err := a.validate(); err != nil {
+		return Summary{}, err
+	}
+	unlock, err := lockStorage(a.StorageDir)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer unlock()
+	id, err := CurrentRun(a.StorageDir)
+	if err != nil {
+		return Summary{}, err
+	}
+	info, err := LoadRun(a.StorageDir, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	a.NoDownload, a.MaxOutput, a.TimeoutGrace = info.NoDownload, info.MaxOutput, info.TimeoutGrace
+	if info.NoSend {
+		a.NoSend = true
+	}
+	if !a.NoSend && a.Region == nil {
+		return Summary{}, errors.New("agent: Region must be set unless NoSend")
+	}
+	return a.execute(ctx, info, true)
+}
+
+func newRunID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func runsDir(storage string) string { return filepath.Join(storage, "runs") }
+
+// RunDir is the directory of run id.
+func RunDir(storage, id string) string { return filepath.Join(runsDir(storage), id) }
+
+func createRun(storage string, info RunInfo) error {
+	dir := RunDir(storage, info.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "run.json"), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(runsDir(storage), "current"), []byte(info.ID+"\n"), 0o600); err != nil {
+		return fmt.Errorf("create run: %w", err)
+	}
+	return nil
+}
+
+// CurrentRun returns the id of the storage directory's latest run.
+func CurrentRun(storage string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(runsDir(storage), "current"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w in %s", ErrNoRun, storage)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read current run: %w", err)
+	}
+	id := strings.TrimSpace(string(data))
+	if checkName(id) != nil || strings.HasPrefix(id, ".") {
+		return "", fmt.Errorf("read current run: malformed run id %q", id)
+	}
+	return id, nil
+}
+
+// Runs lists the ids of the storage directory's runs, oldest first.
+func Runs(storage string) ([]string, error) {
+	entries, err := os.ReadDir(runsDir(storage))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(runsDir(storage), e.Name(), "run.json")); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil // ReadDir sorts by name, and ids start with their start time
+}
+
+// LoadRun reads a run's settings.
+func LoadRun(storage, id string) (RunInfo, error) {
+	var info RunInfo
+	data, err := os.ReadFile(filepath.Join(RunDir(storage, id), "run.json"))
+	if err != nil {
+		return info, fmt.Errorf("read run %s: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return info, fmt.Errorf("read run %s: %w", id, err)
+	}
+	if info.ID != id {
+		return info, fmt.Errorf("read run %s: run.json names run %q", id, info.ID)
+	}
+	return info, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file that is fsynced and renamed,
+// then fsyncs the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

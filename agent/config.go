@@ -1,0 +1,215 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"maasgo/wire"
+)
+
+// DefaultConfigPath is where the ephemeral environment keeps the runner's credentials.
+const DefaultConfigPath = "/etc/cloud/cloud.cfg.d/91_kernel_cmdline_url.cfg"
+
+// DefaultAPIVersion is the metadata API version the clients use.
+const DefaultAPIVersion = "2012-03-01"
+
+// Config is what the runner needs to reach the region: the settings of the cloud-init MAAS
+// datasource (protocol.md §2.4).
+type Config struct {
+	MetadataURL    string `yaml:"metadata_url"`
+	ConsumerKey    string `yaml:"consumer_key"`
+	TokenKey       string `yaml:"token_key"`
+	TokenSecret    string `yaml:"token_secret"`
+	ConsumerSecret string `yaml:"consumer_secret"`
+	ConfigPath     string `yaml:"config_path"`
+}
+
+// Credentials are the OAuth credentials of the config.
+func (c Config) Credentials() wire.Credentials {
+	return wire.Credentials{ConsumerKey: c.ConsumerKey, TokenKey: c.TokenKey, TokenSecret: c.TokenSecret,
+		ConsumerSecret: c.ConsumerSecret}
+}
+
+// Fill sets every empty field of c from o: values given on the command line win, as upstream.
+func (c *Config) Fill(o Config) {
+	fill := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	fill(&c.MetadataURL, o.MetadataURL)
+	fill(&c.ConsumerKey, o.ConsumerKey)
+	fill(&c.TokenKey, o.TokenKey)
+	fill(&c.TokenSecret, o.TokenSecret)
+	fill(&c.ConsumerSecret, o.ConsumerSecret)
+	fill(&c.ConfigPath, o.ConfigPath)
+}
+
+// maxConfigSize bounds a config file; real ones are a few hundred bytes.
+const maxConfigSize = 1 << 20
+
+// ParseConfig reads a cloud-init style config: a YAML mapping holding the keys directly or
+// under datasource: MAAS:. Keys it does not know are ignored; values must be scalars.
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	if len(data) > maxConfigSize {
+		return c, fmt.Errorf("config: larger than %d bytes", maxConfigSize)
+	}
+	root, err := decodeYAMLDoc(data)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if root == nil || root.Kind != yaml.MappingNode {
+		return c, errors.New("config: want a YAML mapping")
+	}
+	if ds := mappingValue(root, "datasource"); ds != nil {
+		m := mappingValue(ds, "MAAS")
+		if m == nil || m.Kind != yaml.MappingNode {
+			return c, errors.New("config: datasource has no MAAS mapping")
+		}
+		root = m
+	}
+	fields := map[string]*string{
+		"metadata_url": &c.MetadataURL, "consumer_key": &c.ConsumerKey, "token_key": &c.TokenKey,
+		"token_secret": &c.TokenSecret, "consumer_secret": &c.ConsumerSecret, "config_path": &c.ConfigPath,
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := deref(root.Content[i]), deref(root.Content[i+1])
+		dst, ok := fields[k.Value]
+		if k.Kind != yaml.ScalarNode || !ok {
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
+			return Config{}, fmt.Errorf("config: %s: want a string", k.Value)
+		}
+		if v.ShortTag() == "!!null" {
+			continue
+		}
+		*dst = v.Value
+	}
+	return c, nil
+}
+
+// LoadConfig reads the config at location: an http(s) URL is downloaded (with client), a
+// file:// URL or a plain path is read.
+func LoadConfig(ctx context.Context, client *http.Client, location string) (Config, error) {
+	data, err := readLocation(ctx, client, location)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", location, err)
+	}
+	return c, nil
+}
+
+func readLocation(ctx context.Context, client *http.Client, location string) ([]byte, error) {
+	if strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://") {
+		if client == nil {
+			client = &http.Client{Timeout: time.Minute}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("read config %s: %s", location, resp.Status)
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxConfigSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("read config %s: %w", location, err)
+		}
+		return data, nil
+	}
+	path := strings.TrimPrefix(location, "file://")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// MetadataURL builds the versioned metadata URL the runner talks to: base with any trailing
+// "/" removed, then "/<apiver>/" (http://host:5248/MAAS/metadata/2012-03-01/).
+func MetadataURL(base, apiVersion string) (string, error) {
+	base = strings.TrimSpace(base)
+	if base == "" {
+		return "", errors.New("no metadata URL: give --url or a config with metadata_url")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("metadata URL %q: %w", base, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("metadata URL %q: want http://host[:port]/path", base)
+	}
+	base = strings.TrimSuffix(base, "/")
+	return base + "/" + apiVersion + "/", nil
+}
+
+// BaseURL is scheme://host[:port] of a URL (the scripts' MAAS_BASE_URL).
+func BaseURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return p.Scheme + "://" + p.Host
+}
+
+// decodeYAMLDoc parses one YAML document and returns its root node, or nil for an empty one.
+// A panic inside the YAML library becomes an error: the input comes from outside.
+func decodeYAMLDoc(data []byte) (root *yaml.Node, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			root, err = nil, fmt.Errorf("invalid YAML: %v", p)
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return deref(doc.Content[0]), nil
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// mappingValue returns the value of key in mapping n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := deref(n.Content[i]); k.Kind == yaml.ScalarNode && k.Value == key {
+			return deref(n.Content[i+1])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package agent
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"maasgo/scripts"
+	"maasgo/wire"
+)
+
+// sudoEnv are the variables sudo keeps for the installers (upstream 3.7.3's list).
+const sudoEnv = "DEBIAN_FRONTEND,http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY,PYTHONPATH,LD_PRELOAD,PEBBLE"
+
+// privileged prefixes argv with sudo when the runner is not root.
+func (r *run) privileged(argv ...string) []string {
+	if !r.a.Sudo {
+		return argv
+	}
+	return append([]string{"sudo", "-n", "--preserve-env=" + sudoEnv}, argv...)
+}
+
+// installFailure is a failed installer command.
+type installFailure struct {
+	exit int
+	err  error
+}
+
+// install installs the packages of group[0] (the same for the whole group) before the
+// scripts run (protocol.md §6.6). The installers' output goes to group[0]'s output files. On
+// failure every script of the group gets its result: INSTALLING with the installer's exit
+// status and output, which the region records as FAILED_INSTALLING. It reports whether the
+// scripts may run.
+func (r *run) install(ctx context.Context, pc *phaseCtx, group []*Script) bool {
+	pk := group[0].Packages
+	if pk.Empty() {
+		return true
+	}
+	o := r.outputs(group[0])
+	if err := o.reset(); err != nil {
+		r.failGroup(pc, group, o, wire.SignalInstalling, wire.ScriptFailedInstalling, 1, err.Error(), "Failed installing package(s) for %s")
+		return false
+	}
+	err := os.MkdirAll(r.downloadPath(group[0]), 0o755)
+	var sink *outputSink
+	if err == nil {
+		sink, err = openSink(o, r.maxOutput())
+	}
+	if err != nil {
+		r.failGroup(pc, group, o, wire.SignalInstalling, wire.ScriptFailedInstalling, 1, err.Error(), "Failed installing package(s) for %s")
+		return false
+	}
+	var fail *installFailure
+	for _, kind := range []struct {
+		name, msg string
+		n         int
+		run       func(context.Context, scripts.Packages, *outputSink, string) *installFailure
+	}{
+		{"apt", "Installing apt packages for %s", len(pk.Apt), r.installApt},
+		{"snap", "Installing snap packages for %s", len(pk.Snap), r.installSnap},
+		{"url", "Downloading and extracting URLs for %s", len(pk.URL), r.installURL},
+	} {
+		if kind.n == 0 {
+			continue
+		}
+		for _, s := range group {
+			r.emitStep(pc, s, "install-"+kind.name, r.scriptSignal(s, wire.SignalInstalling, fmt.Sprintf(kind.msg, s.MsgName())))
+		}
+		if fail = kind.run(ctx, pk, sink, r.downloadPath(group[0])); fail != nil {
+			break
+		}
+	}
+	closeErr := sink.Close()
+	if fail == nil && closeErr == nil {
+		return true
+	}
+	if fail == nil {
+		fail = &installFailure{exit: 1, err: closeErr}
+	}
+	if fail.err != nil {
+		appendText(o, fmt.Sprintf("\n%v\n", fail.err))
+	}
+	r.failGroup(pc, group, o, wire.SignalInstalling, wire.ScriptFailedInstalling, fail.exit, "", "Failed installing package(s) for %s")
+	return false
+}
+
+// failGroup records the failed result of every script of a group whose preparation (package
+// installation, network configuration) failed, with the output of that step.
+func (r *run) failGroup(pc *phaseCtx, group []*Script, o outputFiles, status string, outcome wire.ScriptStatus, exit int, diag, msgFormat string) {
+	if diag != "" {
+		appendText(o, diag+"\n")
+	}
+	for _, s := range group {
+		msg := msgFormat
+		if strings.Contains(msgFormat, "%s") {
+			msg = fmt.Sprintf(msgFormat, s.MsgName())
+		}
+		sig := r.scriptSignal(s, status, msg)
+		sig.ExitStatus = &exit
+		sig.Files = existingFiles(s, o, false)
+		oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, Status: outcome, ExitStatus: exit, OutDir: o.Dir}
+		r.finish(pc, s, sig, oc)
+	}
+}
+
+// appendText adds text to the combined and stderr files (creating them).
+func appendText(o outputFiles, text string) {
+	for _, p := range []string{o.Combined, o.Stderr} {
+		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
+			f.WriteString(text)
+			f.Close()
+		}
+	}
+	if f, err := os.OpenFile(o.Stdout, os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
+		f.Close()
+	}
+}
+
+// runInstaller runs one installer command into sink.
+func (r *run) runInstaller(ctx context.Context, sink *outputSink, extra io.Writer, argv ...string) *installFailure {
+	stdout, stderr := sink.Stdout, sink.Stderr
+	if extra != nil {
+		stdout, stderr = teeWriter{stdout, extra}, teeWriter{stderr, extra}
+	}
+	fmt.Fprintf(sink.Stdout, "$ %s\n", strings.Join(argv, " "))
+	rc, err := r.commands().Run(ctx, argv, []string{"DEBIAN_FRONTEND=noninteractive"}, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(sink.Stderr, "%v\n", err)
+		if rc == 0 {
+			rc = 127
+		}
+		return &installFailure{exit: rc}
+	}
+	if rc != 0 {
+		return &installFailure{exit: rc}
+	}
+	return nil
+}
+
+func (r *run) installApt(ctx context.Context, pk scripts.Packages, sink *outputSink, _ string) *installFailure {
+	if _, err := os.Stat(filepath.Join(r.a.Roots.Var, "cache", "apt", "pkgcache.bin")); err != nil {
+		if f := r.runInstaller(ctx, sink, nil, r.privileged("apt-get", "-qy", "update")...); f != nil {
+			return f
+		}
+	}
+	argv := r.privileged(append([]string{"apt-get", "-qy", "--no-install-recommends", "install"}, pk.Apt...)...)
+	return r.runInstaller(ctx, sink, nil, argv...)
+}
+
+// SnapArgs is the snap install command of one snap, as upstream builds it.
+func SnapArgs(p scripts.SnapPackage) []string {
+	argv := []string{"snap", "install", p.Name}
+	if p.Channel != "" {
+		argv = append(argv, "--"+p.Channel)
+	}
+	switch p.Mode {
+	case "":
+	case "classic":
+		argv = append(argv, "--classic")
+	default:
+		argv = append(argv, "--"+p.Mode+"mode")
+	}
+	return argv
+}
+
+func (r *run) installSnap(ctx context.Context, pk scripts.Packages, sink *outputSink, _ string) *installFailure {
+	for _, p := range pk.Snap {
+		if f := r.runInstaller(ctx, sink, nil, r.privileged(SnapArgs(p)...)...); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// savingTo matches wget's "Saving to: 'file'" line.
+var savingTo = regexp.MustCompile(`^Saving to: ['‘](.+)['’]$`)
+
+// lineWatcher remembers the last line matching re, reading lines of at most 4 KiB.
+type lineWatcher struct {
+	mu   sync.Mutex
+	re   *regexp.Regexp
+	line []byte
+	last string
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range p {
+		if c == '\n' {
+			if m := w.re.FindSubmatch(bytes.TrimRight(w.line, "\r")); m != nil {
+				w.last = string(m[1])
+			}
+			w.line = w.line[:0]
+			continue
+		}
+		if len(w.line) < 4096 {
+			w.line = append(w.line, c)
+		}
+	}
+	return len(p), nil
+}
+
+func (r *run) installURL(ctx context.Context, pk scripts.Packages, sink *outputSink, downloadPath string) *installFailure {
+	for _, u := range pk.URL {
+		w := &lineWatcher{re: savingTo}
+		if f := r.runInstaller(ctx, sink, w, "wget", u, "-P", downloadPath); f != nil {
+			return f
+		}
+		w.Write([]byte("\n"))
+		file := w.last
+		if file == "" {
+			continue // wget did not say where it saved the file
+		}
+		if !filepath.IsAbs(file) {
+			if wd, err := os.Getwd(); err == nil {
+				file = filepath.Join(wd, file)
+			}
+		}
+		switch {
+		case isTar(file):
+			if err := extractFile(file, downloadPath); err != nil {
+				return &installFailure{exit: 1, err: err}
+			}
+		case isZip(file):
+			if err := extractZip(file, downloadPath); err != nil {
+				return &installFailure{exit: 1, err: err}
+			}
+		case strings.HasSuffix(file, ".deb"):
+			// dpkg may fail only for want of dependencies, which apt-get then installs.
+			r.runInstaller(ctx, sink, nil, r.privileged("dpkg", "-i", file)...)
+			if f := r.runInstaller(ctx, sink, nil, r.privileged("apt-get", "install", "-qyf", "--no-install-recommends")...); f != nil {
+				return f
+			}
+		case strings.HasSuffix(file, ".snap"):
+			if f := r.runInstaller(ctx, sink, nil, r.privileged("snap", "install", "--dangerous", file)...); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func isTar(file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	plain, err := Decompress(f)
+	if err != nil {
+		return false
+	}
+	_, err = tar.NewReader(plain).Next()
+	return err == nil
+}
+
+func isZip(file string) bool {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return false
+	}
+	z.Close()
+	return true
+}
+
+func extractFile(file, dir string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return ExtractArchive(f, dir)
+}
+
+// extractZip unpacks a zip archive into dir with the tar rules: no escapes, files and
+// directories only.
+func extractZip(file, dir string) error {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", file, err)
+	}
+	defer z.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", file, err)
+	}
+	defer root.Close()
+	for _, zf := range z.File {
+		name, err := memberName(zf.Name)
+		if err != nil {
+			return err
+		}
+		mode := zf.Mode()
+		switch {
+		case mode.IsDir():
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("extract %s: %w", zf.Name, err)
+			}
+		case mode.IsRegular():
+			rc, err := zf.Open()
+			if err != nil {
+				return fmt.Errorf("extract %s: %w", zf.Name, err)
+			}
+			err = writeMember(root, name, &tar.Header{Name: zf.Name, Mode: int64(mode.Perm())}, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("extract %s: %w: not a file or directory", zf.Name, ErrUnsafeArchive)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maasgo/agent"
+	"maasgo/wire"
+)
+
+func TestMultipartEncoding(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.out")
+	os.WriteFile(out, []byte("line1\nline2\n"), 0o644)
+	empty := filepath.Join(dir, "x.err")
+	os.WriteFile(empty, nil, 0o644)
+	m, err := NewMultipart([]agent.Field{{Name: "op", Value: "signal"}, {Name: "status", Value: "WORKING"}},
+		[]agent.File{{Name: "x.out", Path: out}, {Name: "x.err", Path: empty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	body, err := io.ReadAll(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(body)) != m.Len() {
+		t.Errorf("length %d; Len says %d", len(body), m.Len())
+	}
+	ct := m.ContentType()
+	b := strings.TrimPrefix(ct, "multipart/form-data; boundary=")
+	if !regexp.MustCompile(`^[A-Za-z]{31}$`).MatchString(b) {
+		t.Fatalf("boundary %q", b)
+	}
+	want := "--B\r\nContent-Disposition: form-data; name=\"op\"\r\n\r\nsignal\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nWORKING\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"x.out\"; filename=\"x.out\"\r\nContent-Type: application/octet-stream\r\n\r\nline1\nline2\n\r\n" +
+		"--B\r\nContent-Disposition: form-data; name=\"x.err\"; filename=\"x.err\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n" +
+		"--B--\r\n"
+	if got := strings.ReplaceAll(string(body), b, "B"); got != want {
+		t.Errorf("body:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+func TestMultipartShrunkFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("0123456789"), 0o644)
+	m, err := NewMultipart(nil, []agent.File{{Name: "f", Path: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	os.Truncate(p, 3)
+	if _, err := io.ReadAll(m); err == nil || !strings.Contains(err.Error(), "shrank") {
+		t.Errorf("err %v", err)
+	}
+}
+
+// TestSignalRequest checks the request a signal makes, and that a 401 with a Date teaches the
+// signer the skew.
+func TestSignalRequest(t *testing.T) {
+	var mu sync.Mutex
+	var reqs []*http.Request
+	var bodies []string
+	skew := time.Hour
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		reqs = append(reqs, r)
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.Header().Set("Date", time.Now().Add(skew).UTC().Format(http.TimeFormat))
+		raw, _ := wire.ParseAuthorizationHeader(r.Header.Get("Authorization"))
+		p, err := wire.OAuthFromValues(raw)
+		if err != nil || time.Now().Add(skew).Unix()-p.Timestamp > 300 {
+			http.Error(w, "expired", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, "OK")
+	}))
+	defer srv.Close()
+	c := New(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"})
+	sig := agent.Signal{Status: "OK", Error: "All scripts successfully ran"}
+	err := c.Signal(context.Background(), sig, "run-1")
+	var he *agent.HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("first attempt: %v; want a 401", err)
+	}
+	if err := c.Signal(context.Background(), sig, "run-1"); err != nil {
+		t.Fatalf("second attempt: %v", err)
+	}
+	if c.Signer.Skew() < 59*time.Minute {
+		t.Errorf("skew %s", c.Signer.Skew())
+	}
+	r := reqs[1]
+	if r.Method != http.MethodPost || r.URL.Path != "/MAAS/metadata/2012-03-01/" || r.URL.RawQuery != "" {
+		t.Errorf("request %s %s", r.Method, r.URL)
+	}
+	if r.Header.Get("Idempotency-Key") != "run-1" || r.Header.Get("Accept-Encoding") != "identity" ||
+		!strings.HasPrefix(r.Header.Get("Authorization"), `OAuth oauth_nonce="`) || r.ContentLength != int64(len(bodies[1])) {
+		t.Errorf("headers %v, length %d", r.Header, r.ContentLength)
+	}
+	if !strings.Contains(bodies[1], "name=\"error\"\r\n\r\nAll scripts successfully ran\r\n") {
+		t.Errorf("body %q", bodies[1])
+	}
+	// Heartbeats carry no key.
+	c.Signal(context.Background(), agent.Signal{Status: "WORKING"}, "")
+	if k, ok := reqs[2].Header["Idempotency-Key"]; ok {
+		t.Errorf("heartbeat key %q", k)
+	}
+}
+
+func TestScriptsDownload(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/MAAS/metadata/2012-03-01/maas-scripts" || r.Method != http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+		if status == http.StatusOK {
+			io.WriteString(w, "tar")
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{})
+	body, ok, err := c.Scripts(context.Background())
+	if err != nil || !ok {
+		t.Fatalf("%v %v", ok, err)
+	}
+	b, _ := io.ReadAll(body)
+	body.Close()
+	if string(b) != "tar" {
+		t.Errorf("body %q", b)
+	}
+	status = http.StatusNoContent
+	if _, ok, err := c.Scripts(context.Background()); ok || err != nil {
+		t.Errorf("204: %v %v", ok, err)
+	}
+	status = http.StatusForbidden
+	if _, _, err := c.Scripts(context.Background()); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("403: %v", err)
+	}
+}

@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"maasgo/wire"
+)
+
+// statusWords is how a progress line names an outcome.
+func statusWords(oc Outcome) string {
+	switch oc.Status {
+	case wire.ScriptPassed:
+		return "passed"
+	case wire.ScriptFailed:
+		if oc.ExitStatus == 2 && strings.HasPrefix(oc.Note, "Unable to") {
+			return "could not run"
+		}
+		return fmt.Sprintf("failed (exit %d)", oc.ExitStatus)
+	case wire.ScriptTimedOut:
+		return "timed out"
+	case wire.ScriptDegraded:
+		return "degraded"
+	case wire.ScriptSkipped:
+		return "skipped"
+	case wire.ScriptFailedInstalling:
+		return fmt.Sprintf("failed installing packages (exit %d)", oc.ExitStatus)
+	case wire.ScriptFailedApplyingNetconf:
+		return "failed to apply the network configuration"
+	}
+	return strings.ToLower(oc.Status.Label())
+}
+
+// FormatRuntime renders a duration for a person: "0.3 s", "12.0 s", "2m5s".
+func FormatRuntime(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// progress prints the line of a finished script: "[3/15] maas-lshw ... passed in 1.2 s".
+func (r *run) progress(s *Script, oc Outcome) {
+	name := s.Name
+	if s.ScriptResultID != nil && s.Parallel == wire.ParallelInstance {
+		name = fmt.Sprintf("%s (id: %d)", s.Name, *s.ScriptResultID)
+	}
+	line := fmt.Sprintf("[%d/%d] %s ... %s", s.Pos, s.Of, name, statusWords(oc))
+	if oc.Runtime > 0 || oc.Status == wire.ScriptPassed {
+		line += " in " + FormatRuntime(oc.Runtime)
+	}
+	if oc.Note != "" {
+		line += ": " + oc.Note
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(r.a.Out, line)
+}
+
+// printSummary prints the end-of-run summary.
+func (r *run) printSummary(sum Summary, err error) {
+	out := r.a.Out
+	counts := map[string]int{}
+	var order []string
+	for _, oc := range sum.Outcomes {
+		w := strings.SplitN(statusWords(oc), " (", 2)[0]
+		if counts[w] == 0 {
+			order = append(order, w)
+		}
+		counts[w]++
+	}
+	sort.Strings(order)
+	parts := make([]string, 0, len(order))
+	for _, w := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[w], w))
+	}
+	fmt.Fprintf(out, "\nSummary: %d scripts", len(sum.Outcomes))
+	if len(parts) > 0 {
+		fmt.Fprintf(out, ": %s", strings.Join(parts, ", "))
+	}
+	resumed := 0
+	for _, oc := range sum.Outcomes {
+		if oc.Resumed {
+			resumed++
+		}
+	}
+	if resumed > 0 {
+		fmt.Fprintf(out, "; %d recorded before this resume", resumed)
+	}
+	fmt.Fprintf(out, " (%s)\n", FormatRuntime(sum.Elapsed))
+	for _, oc := range sum.Outcomes {
+		if oc.Failed() {
+			fmt.Fprintf(out, "  %s %s: output in %s\n", oc.Name, statusWords(oc), oc.OutDir)
+		}
+	}
+	switch {
+	case r.a.NoSend:
+		fmt.Fprintf(out, "Results are not sent (--no-send): %d signals are kept in %s; `maas-run-scripts send %s` uploads them.\n",
+			sum.Unsent, r.dir, r.a.StorageDir)
+	case sum.Unsent > 0:
+		fmt.Fprintf(out, "%d signals are not delivered yet; `maas-run-scripts send %s` uploads them.\n", sum.Unsent, r.a.StorageDir)
+	default:
+		fmt.Fprintln(out, "All results are delivered.")
+	}
+	if err != nil && !errors.Is(err, ErrScriptsFailed) {
+		fmt.Fprintf(out, "The run stopped early (%v); `maas-run-scripts resume %s` finishes it.\n", err, r.a.StorageDir)
+	}
+}
