@@ -18,22 +18,6 @@ import (
 	"maasgo/region/store/storetest"
 )
 
-// agentDir puts this build of the agent where the region looks for it, as make build does.
-func agentDir(t *testing.T) (dir string, sum string) {
-	t.Helper()
-	bin := regiontest.Build(t, "maasgo/cmd/maas-run-scripts")
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "maas-run-scripts-linux-amd64"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256(b)
-	return dir, hex.EncodeToString(h[:])
-}
-
 func get(t *testing.T, u string) *regiontest.Response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
@@ -41,7 +25,7 @@ func get(t *testing.T, u string) *regiontest.Response {
 }
 
 func TestAgentDownloads(t *testing.T) {
-	dir, sum := agentDir(t)
+	dir, sum := regiontest.AgentDir(t)
 	r := regiontest.Start(t, storetest.SQLite(t), "--agent-dir", dir)
 	bin := get(t, r.URL+"/maas-run-scripts/amd64")
 	h := sha256.Sum256(bin.Body)
@@ -86,7 +70,7 @@ func TestAgentDownloads(t *testing.T) {
 }
 
 func TestUserData(t *testing.T) {
-	dir, sum := agentDir(t)
+	dir, sum := regiontest.AgentDir(t)
 	e := storetest.SQLite(t)
 	r := regiontest.Start(t, e, "--agent-dir", dir)
 	admin := r.Client()

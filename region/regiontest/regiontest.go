@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,11 +86,17 @@ type Region struct {
 	waitDone chan error
 }
 
-// Start serves a region over the engine's database. Extra arguments go to `serve`.
+// Start serves a region on loopback over the engine's database. Extra arguments go to `serve`.
 func Start(t testing.TB, e storetest.Engine, args ...string) *Region {
 	t.Helper()
+	return StartListening(t, e, "127.0.0.1:0", args...)
+}
+
+// StartListening serves a region on addr (host:0 picks a free port), e.g. a Netns's HostIP.
+func StartListening(t testing.TB, e storetest.Engine, addr string, args ...string) *Region {
+	t.Helper()
 	r := &Region{Engine: e, t: t, bin: Build(t, "maasgo/cmd/maas-region"), args: args}
-	r.start("127.0.0.1:0")
+	r.start(addr)
 	t.Cleanup(func() {
 		if r.cmd != nil {
 			r.Stop()
@@ -303,4 +312,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// AgentDir puts this build of the agent where a region looks for it (--agent-dir), named
+// for the machine's architecture as make build names it, and returns the directory and the
+// binary's SHA-256.
+func AgentDir(t testing.TB) (dir, sha string) {
+	t.Helper()
+	bin := Build(t, "maasgo/cmd/maas-run-scripts")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "maas-run-scripts-linux-"+runtime.GOARCH), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return dir, hex.EncodeToString(sum[:])
 }
