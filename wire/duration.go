@@ -53,7 +53,7 @@ func ParseDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if m := durationRE.FindStringSubmatch(v); m != nil {
-				var total time.Duration
+		var total time.Duration
 		for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
 			if m[i+1] == "" {
 				continue
