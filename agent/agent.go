@@ -100,6 +100,9 @@ type Agent struct {
 	Out io.Writer
 	// Log receives warnings and retries. Nil: discarded.
 	Log *slog.Logger
+	// MachineRoot, when set, is the machine tree Roots point into; scripts get it as
+	// MAAS_MACHINE_ROOT so the inventory script reads that tree too.
+	MachineRoot string
 	// Self is the path of the running agent binary, given to scripts as MAAS_RUN_SCRIPTS.
 	Self string
 	// Env is the environment scripts start from. Nil: the runner's own.
@@ -130,6 +133,11 @@ type Agent struct {
 	// Sudo runs installers and network tools through sudo -n (for a runner that is not
 	// root).
 	Sudo bool
+	// Workload reports the hardware of a machine that already runs a workload
+	// (report-results, see workload.go): only the default deploy-info commissioning scripts
+	// run, once, and the machine's network, disks, packages and power settings are left
+	// alone.
+	Workload bool
 }
 
 // RunInfo is a run's settings, saved in runs/<id>/run.json when it starts.
@@ -141,6 +149,7 @@ type RunInfo struct {
 	NoDownload   bool          `json:"no_download,omitempty"`
 	MaxOutput    int64         `json:"max_output"`
 	TimeoutGrace time.Duration `json:"timeout_grace,omitempty"`
+	Workload     bool          `json:"workload,omitempty"`
 }
 
 // Outcome is the result of one script as the runner saw it.
@@ -277,6 +286,7 @@ func (a *Agent) Run(ctx context.Context) (Summary, error) {
 	info := RunInfo{
 		ID: newRunID(), Started: time.Now().UTC(), Endpoint: a.Endpoint,
 		NoSend: a.NoSend, NoDownload: a.NoDownload, MaxOutput: a.MaxOutput, TimeoutGrace: a.TimeoutGrace,
+		Workload: a.Workload,
 	}
 	if err := createRun(a.StorageDir, info); err != nil {
 		return Summary{}, err
@@ -286,7 +296,7 @@ func (a *Agent) Run(ctx context.Context) (Summary, error) {
 
 // Resume finishes the latest run of the storage directory after a crash or reboot: it
 // uploads what is unsent and runs only the scripts whose result was not recorded. The run's
-// saved settings (NoSend, NoDownload, MaxOutput, TimeoutGrace) apply; a's Region, Endpoint
+// saved settings (NoSend, NoDownload, MaxOutput, TimeoutGrace, Workload) apply; a's Region, Endpoint
 // and the rest are used as given.
 func (a *Agent) Resume(ctx context.Context) (Summary, error) {
 	if err := a.validate(); err != nil {
@@ -305,7 +315,7 @@ func (a *Agent) Resume(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	a.NoDownload, a.MaxOutput, a.TimeoutGrace = info.NoDownload, info.MaxOutput, info.TimeoutGrace
+	a.NoDownload, a.MaxOutput, a.TimeoutGrace, a.Workload = info.NoDownload, info.MaxOutput, info.TimeoutGrace, info.Workload
 	if info.NoSend {
 		a.NoSend = true
 	}

@@ -54,9 +54,11 @@ type BlockDevice struct {
 // and loop devices.
 var excludedMajors = map[string]bool{"1": true, "2": true, "7": true}
 
-// BlockDevices lists the whole disks under /sys/block with their udev model and serial.
+// BlockDevices lists the whole disks (not partitions) under /sys/class/block with their udev model and serial.
 func BlockDevices(r Roots) ([]BlockDevice, error) {
-	dir := filepath.Join(r.Sys, "block")
+	// /sys/class/block lists disks and partitions (the collector reads it too, so machine
+	// trees have it); partitions have a "partition" file.
+	dir := filepath.Join(r.Sys, "class", "block")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list block devices: %w", err)
@@ -65,6 +67,9 @@ func BlockDevices(r Roots) ([]BlockDevice, error) {
 	for _, e := range entries {
 		name := e.Name()
 		devDir := filepath.Join(dir, name)
+		if _, err := os.Stat(filepath.Join(devDir, "partition")); err == nil {
+			continue
+		}
 		mm := readTrim(filepath.Join(devDir, "dev"))
 		major, _, _ := strings.Cut(mm, ":")
 		if mm == "" || excludedMajors[major] {

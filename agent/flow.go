@@ -102,9 +102,12 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 	bgCtx, stopBG := context.WithCancel(ctx)
 	if !a.NoSend {
 		r.up = newUploader(j, a.Region, info.ID, a.Backoff, a.GiveUpAfter, a.Log)
-		bg.Add(2)
+		bg.Add(1)
 		go func() { defer bg.Done(); r.up.loop(bgCtx) }()
-		go func() { defer bg.Done(); r.heartbeat(bgCtx) }()
+		if !info.Workload {
+			bg.Add(1)
+			go func() { defer bg.Done(); r.heartbeat(bgCtx) }()
+		}
 	}
 	// A crash while custom networking was applied leaves the backup behind.
 	r.restoreNetconf(ctx)
@@ -129,7 +132,9 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 	if parent.Err() != nil && err != nil && !errors.Is(err, ErrScriptsFailed) {
 		err = fmt.Errorf("interrupted: %w", parent.Err())
 	}
-	r.printSummary(sum, err)
+	if !errors.Is(err, ErrUnauthorized) {
+		r.printSummary(sum, err)
+	}
 	return sum, err
 }
 
@@ -137,6 +142,9 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 // download again while commissioning passes, then the testing and release scripts, then OK
 // or FAILED.
 func (r *run) flow(ctx context.Context) error {
+	if r.info.Workload {
+		return r.workloadFlow(ctx)
+	}
 	for round := 0; ; round++ {
 		idx, ok, err := r.index(ctx, round)
 		if err != nil {
@@ -282,14 +290,20 @@ func (r *run) runBatch(ctx context.Context, pc *phaseCtx, b Batch) {
 	if len(todo) == 0 {
 		return
 	}
-	if b.Netconf {
+	if b.Netconf && !r.info.Workload {
 		if !r.applyNetconf(ctx, pc, todo) {
 			return
 		}
 		defer r.restoreNetconf(ctx)
 	}
 	var wg sync.WaitGroup
-	if b.SharedInstall {
+	if r.info.Workload {
+		// Nothing is installed on a machine running a workload: the scripts use what it has.
+		for _, s := range todo {
+			wg.Add(1)
+			go func() { defer wg.Done(); r.runScript(ctx, pc, s) }()
+		}
+	} else if b.SharedInstall {
 		if !r.install(ctx, pc, todo) {
 			return
 		}
@@ -388,6 +402,7 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 func (r *run) download(ctx context.Context) (bool, error) {
 	fmt.Fprintf(r.a.Out, "Downloading and extracting %smaas-scripts to %s\n", r.a.Endpoint.MetadataURL, r.scriptsDir)
 	first := time.Now()
+	refused := 0
 	for attempt := 1; ; attempt++ {
 		body, ok, err := r.a.Region.Scripts(ctx)
 		if err == nil {
@@ -406,6 +421,14 @@ func (r *run) download(ctx context.Context) (bool, error) {
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if r.info.Workload && isUnauthorized(err) {
+			// The first 401 taught the signer the region's clock; a second one means the
+			// credentials themselves are refused, which no retry mends.
+			if refused++; refused >= 2 {
+				return false, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+			}
+			continue
 		}
 		if r.a.GiveUpAfter > 0 && time.Since(first) >= r.a.GiveUpAfter {
 			return false, fmt.Errorf("download scripts: gave up after %s: %w", r.a.GiveUpAfter, err)

@@ -171,6 +171,9 @@ func (r *run) env(pc *phaseCtx, s *Script, o outputFiles, inv invocation, hasSta
 	if r.a.Self != "" {
 		env = append(env, "MAAS_RUN_SCRIPTS="+r.a.Self)
 	}
+	if r.a.MachineRoot != "" {
+		env = append(env, "MAAS_MACHINE_ROOT="+r.a.MachineRoot)
+	}
 	if pc.allowBMC && s.Parallel == wire.ParallelDisabled {
 		env = append(env, "BMC_CONFIG_PATH="+r.bmcConfigPath())
 	}

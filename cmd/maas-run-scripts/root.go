@@ -15,12 +15,23 @@ var multiCall = map[string]string{
 }
 
 // argsForArgv0 returns the arguments for the root command: when the program was called by
-// one of its multi-call names, the matching subcommand is put in front.
+// one of its multi-call names, the matching subcommand is put in front, unless the arguments
+// already start with one. Scripts run "$MAAS_RUN_SCRIPTS machine-resources", and
+// MAAS_RUN_SCRIPTS is the binary under the name it was started as (maas-run-remote-scripts
+// in the commissioning user data).
 func argsForArgv0(argv0 string, args []string) []string {
-	if sub, ok := multiCall[filepath.Base(argv0)]; ok {
-		return append([]string{sub}, args...)
+	sub, ok := multiCall[filepath.Base(argv0)]
+	if !ok {
+		return args
 	}
-	return args
+	if len(args) > 0 {
+		for _, s := range multiCall {
+			if args[0] == s {
+				return args
+			}
+		}
+	}
+	return append([]string{sub}, args...)
 }
 
 // newRootCmd builds the command tree. Each subcommand is built by its own constructor and

@@ -18,6 +18,7 @@ func TestArgsForArgv0(t *testing.T) {
 		{"./other", []string{"x"}, []string{"x"}},
 		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"--no-download", "/tmp/user_data.sh.X"},
 			[]string{"run", "--no-download", "/tmp/user_data.sh.X"}},
+		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"machine-resources"}, []string{"machine-resources"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, argsForArgv0(tt.argv0, tt.args)); diff != "" {

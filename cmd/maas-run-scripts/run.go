@@ -201,6 +201,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 	}
 	if machineRoot != "" {
 		a.Roots = agent.RootsAt(machineRoot)
+		a.MachineRoot = machineRoot
 	}
 	if self, err := os.Executable(); err == nil {
 		a.Self = self
