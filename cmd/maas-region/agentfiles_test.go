@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -106,7 +107,7 @@ func TestUserData(t *testing.T) {
 	d := admin.Must(t, 200, "POST", "api/2.0/machines/", url.Values{"hostname": {"deploying"}, "deployed": {"true"}}).(map[string]any)
 	did := d["system_id"].(string)
 	admin.Must(t, 200, "POST", "api/2.0/machines/"+did+"/", url.Values{"op": {"release"}})
-	admin.Must(t, 200, "POST", "api/2.0/machines/"+did+"/", url.Values{"op": {"deploy"}})
+	admin.Must(t, 200, "POST", "api/2.0/machines/"+did+"/", url.Values{"op": {"deploy"}, "install_kvm": {"True"}})
 	cfg, err := regionCmd("user-data", did)
 	if err != nil || !strings.HasPrefix(cfg, "#cloud-config") {
 		t.Fatalf("deploy user data: %v\n%s", err, cfg)
@@ -123,7 +124,8 @@ func TestUserData(t *testing.T) {
 	if out, err := exec.Command(doc.RunCmd[0][0], doc.RunCmd[0][1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("completion report: %v %s", err, out)
 	}
-	if st := machineStatus(t, admin, did); st["status"] != 6.0 || st["status_name"] != "Deployed" {
-		t.Errorf("after the report: %v", st["status_name"])
+	if st := machineStatus(t, admin, did); st["status"] != 6.0 || st["status_name"] != "Deployed" ||
+		!strings.Contains(fmt.Sprint(st["tag_names"]), "kvm-host") || st["install_kvm"] != true {
+		t.Errorf("after the report: %v, tags %v, install_kvm %v", st["status_name"], st["tag_names"], st["install_kvm"])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 
 	"maasgo/region/store"
@@ -409,6 +410,7 @@ func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) e
 	m.OwnerID, m.Owner = nil, ""
 	m.OSystem, m.DistroSeries, m.HWEKernel, m.UserData = "", "", "", nil
 	m.InstallKVM, m.EnableHWSync, m.ErrorDescription = false, false, ""
+	m.Tags = slices.DeleteFunc(m.Tags, func(t string) bool { return t == KVMHostTag })
 	if m.PowerType == "manual" {
 		m.PowerState = "unknown"
 	}

@@ -2,11 +2,15 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"maasgo/region/store"
 	"maasgo/wire"
 )
+
+// KVMHostTag marks machines deployed with install_kvm once their deployment finished.
+const KVMHostTag = "kvm-host"
 
 // EndDeployment marks a deploying machine Deployed: it has booted its installed system.
 func EndDeployment(tx *store.Tx, m *store.Machine) error {
@@ -17,12 +21,16 @@ func EndDeployment(tx *store.Tx, m *store.Machine) error {
 		return err
 	}
 	m.PowerState = "on"
-	if err := tx.UpdateMachine(m); err != nil {
-		return err
-	}
 	desc := "deployment finished"
 	if m.InstallKVM {
+		// Deployed with install_kvm: the machine is now a KVM host, marked by its tag.
+		if !slices.Contains(m.Tags, KVMHostTag) {
+			m.Tags = append(m.Tags, KVMHostTag)
+		}
 		desc += "; the machine is a KVM host"
+	}
+	if err := tx.UpdateMachine(m); err != nil {
+		return err
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Deployed", Description: desc})
 }
