@@ -294,14 +294,15 @@ loop:
 	if err != nil {
 		t.Fatalf("agent: %v\n%s", err, out)
 	}
+	// ru_maxrss also counts the script's own processes; VmHWM is the agent's alone.
 	maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
-	t.Logf("flood of 1.25 GiB: %s; agent VmHWM %d KiB (last sample), ru_maxrss %d KiB", time.Since(start).Round(time.Millisecond), hwm, maxRSS)
+	t.Logf("flood of 1.25 GiB: %s; agent VmHWM %d KiB (last sample), ru_maxrss of the process tree %d KiB", time.Since(start).Round(time.Millisecond), hwm, maxRSS)
 	if hwm == 0 {
 		t.Fatal("no VmHWM sample")
 	}
 	const limit = 64 * 1000 // KiB: 64 MB
-	if hwm > limit || maxRSS > limit {
-		t.Errorf("peak memory VmHWM %d KiB, ru_maxrss %d KiB; want < %d KiB", hwm, maxRSS, limit)
+	if hwm > limit {
+		t.Errorf("agent peak memory VmHWM %d KiB; want < %d KiB", hwm, limit)
 	}
 	res := agenttest.ByName(f.Results(t))["t-flood"]
 	if sz := res.Files["t-flood.out"].Size; res.Status != wire.ScriptPassed || sz > agent.DefaultMaxOutput || sz < agent.DefaultMaxOutput-1<<20 {
