@@ -176,30 +176,11 @@ func BaseURL(u string) string {
 	return p.Scheme + "://" + p.Host
 }
 
-// decodeYAMLDoc parses one YAML document and returns its root node, or nil for an empty one.
-// A panic inside the YAML library becomes an error: the input comes from outside.
-func decodeYAMLDoc(data []byte) (root *yaml.Node, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			root, err = nil, fmt.Errorf("invalid YAML: %v", p)
-		}
-	}()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil
-	}
-	return deref(doc.Content[0]), nil
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
-}
+// decodeYAMLDoc and deref are wire's: the config, creds and netplan files come from outside.
+var (
+	decodeYAMLDoc = wire.DecodeYAML
+	deref         = wire.Deref
+)
 
 // mappingValue returns the value of key in mapping n, or nil.
 func mappingValue(n *yaml.Node, key string) *yaml.Node {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"maasgo/wire"
 )
 
 // maxMergeDepth bounds how deeply "<<" merge keys may nest, so that a self-referencing
@@ -18,32 +20,15 @@ const maxMergeDepth = 8
 // is empty or null. A panic inside the YAML library becomes an error: scripts are uploaded
 // by users and must not take the region down.
 func decodeYAML(data []byte) (root *yaml.Node, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			root, err = nil, fmt.Errorf("invalid YAML: %v", p)
-		}
-	}()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil
-	}
-	root = deref(doc.Content[0])
-	if isNull(root) {
-		return nil, nil
+	root, err = wire.DecodeYAML(data)
+	if err != nil || isNull(root) {
+		return nil, err
 	}
 	return root, nil
 }
 
-// deref follows an alias to the node it names.
-func deref(n *yaml.Node) *yaml.Node {
-	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		return n.Alias
-	}
-	return n
-}
+// deref follows aliases to the node they name.
+var deref = wire.Deref
 
 func isNull(n *yaml.Node) bool {
 	n = deref(n)

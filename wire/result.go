@@ -52,7 +52,7 @@ func ParseResult(data []byte) (*Result, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
 	}
-	root, err := decodeResultYAML(data)
+	root, err := DecodeYAML(data)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)
 	}
@@ -64,7 +64,7 @@ func ParseResult(data []byte) (*Result, error) {
 	}
 	r := &Result{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := derefNode(root.Content[i]), derefNode(root.Content[i+1])
+		k, v := Deref(root.Content[i]), Deref(root.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			return nil, fmt.Errorf("result: keys must be strings, got %s", describeNode(k))
 		}
@@ -111,7 +111,7 @@ func parseMetrics(n *yaml.Node) (map[string]any, error) {
 	m := make(map[string]any, len(n.Content)/2)
 	values := 0
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := derefNode(n.Content[i]), derefNode(n.Content[i+1])
+		k, v := Deref(n.Content[i]), Deref(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			return nil, fmt.Errorf("results: keys must be strings, got %s", describeNode(k))
 		}
@@ -134,7 +134,7 @@ func parseMetrics(n *yaml.Node) (map[string]any, error) {
 		case yaml.SequenceNode:
 			list := make([]any, 0, len(v.Content))
 			for j, item := range v.Content {
-				item = derefNode(item)
+				item = Deref(item)
 				if item.Kind != yaml.ScalarNode {
 					return nil, fmt.Errorf("%s[%d]: want a string, number or boolean, got %s", field, j, describeNode(item))
 				}
@@ -212,32 +212,6 @@ func yaml11Bool(n *yaml.Node) (bool, bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// decodeResultYAML parses one YAML document. It returns nil for a document without content.
-// A panic inside the YAML library is turned into an error: the input comes from machines.
-func decodeResultYAML(data []byte) (root *yaml.Node, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			root, err = nil, fmt.Errorf("invalid YAML: %v", p)
-		}
-	}()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("invalid YAML: %w", err)
-	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil
-	}
-	return derefNode(doc.Content[0]), nil
-}
-
-// derefNode follows an alias to the node it names.
-func derefNode(n *yaml.Node) *yaml.Node {
-	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
-		return n.Alias
-	}
-	return n
 }
 
 func describeNode(n *yaml.Node) string {
