@@ -97,7 +97,7 @@ func (t *Tx) CreateInterface(i *Interface) error {
 	if i.MTU == 0 {
 		i.MTU = 1500
 	}
-	id, err := t.insert(`INSERT INTO interfaces (`+strings.Join(interfaceColumns, ", ")+`) VALUES (`+placeholders(len(interfaceColumns))+`)`, i.values()...)
+	id, err := t.insertRow("interfaces", interfaceColumns, i.values())
 	if err != nil {
 		return fmt.Errorf("create interface %s: %w", i.Name, err)
 	}
@@ -108,16 +108,8 @@ func (t *Tx) CreateInterface(i *Interface) error {
 // UpdateInterface writes every field of i.
 func (t *Tx) UpdateInterface(i *Interface) error {
 	i.Updated = time.Now()
-	set := make([]string, len(interfaceColumns))
-	for k, c := range interfaceColumns {
-		set[k] = c + " = ?"
-	}
-	r, err := t.exec(`UPDATE interfaces SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(i.values(), i.ID)...)
-	if err != nil {
+	if err := t.updateRow("interfaces", i.ID, interfaceColumns, i.values()); err != nil {
 		return fmt.Errorf("update interface %d: %w", i.ID, err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return fmt.Errorf("interface %d: %w", i.ID, ErrNotFound)
 	}
 	return nil
 }
@@ -146,33 +138,12 @@ func (t *Tx) InterfaceByMAC(mac string) (*Interface, error) {
 // by id.
 func (t *Tx) Interfaces(nodeIDs ...int64) (map[int64][]Interface, error) {
 	out := map[int64][]Interface{}
-	for len(nodeIDs) > 0 {
-		chunk := nodeIDs
-		if len(chunk) > 500 {
-			chunk = chunk[:500]
-		}
-		nodeIDs = nodeIDs[len(chunk):]
-		args := make([]any, len(chunk))
-		for k, id := range chunk {
-			args[k] = id
-		}
-		rows, err := t.query(interfaceSelect+` WHERE node_id IN (`+placeholders(len(chunk))+`) ORDER BY node_id, id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("list interfaces: %w", err)
-		}
-		for rows.Next() {
-			i, err := scanInterface(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("list interfaces: %w", err)
-			}
+	err := t.inChunks("interfaces", interfaceSelect+` WHERE node_id IN (…) ORDER BY node_id, id`, nodeIDs, func(rows *sql.Rows) error {
+		i, err := scanInterface(rows)
+		if err == nil {
 			out[i.NodeID] = append(out[i.NodeID], *i)
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list interfaces: %w", err)
-		}
-	}
-	return out, nil
+		return err
+	})
+	return out, err
 }

@@ -170,7 +170,7 @@ func (t *Tx) CreateMachine(m *Machine) error {
 	if err != nil {
 		return err
 	}
-	id, err := t.insert(`INSERT INTO machines (`+strings.Join(machineColumns, ", ")+`) VALUES (`+placeholders(len(machineColumns))+`)`, vals...)
+	id, err := t.insertRow("machines", machineColumns, vals)
 	if err != nil {
 		return fmt.Errorf("create machine %q: %w", m.Hostname, err)
 	}
@@ -185,16 +185,8 @@ func (t *Tx) UpdateMachine(m *Machine) error {
 	if err != nil {
 		return err
 	}
-	set := make([]string, len(machineColumns))
-	for i, c := range machineColumns {
-		set[i] = c + " = ?"
-	}
-	r, err := t.exec(`UPDATE machines SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(vals, m.ID)...)
-	if err != nil {
+	if err := t.updateRow("machines", m.ID, machineColumns, vals); err != nil {
 		return fmt.Errorf("update machine %s: %w", m.SystemID, err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return fmt.Errorf("machine %s: %w", m.SystemID, ErrNotFound)
 	}
 	return nil
 }

@@ -145,7 +145,7 @@ func (t *Tx) CreateScriptResult(r *ScriptResult) error {
 	r.Created, r.Updated = now, now
 	cols := append(append([]string{}, resultColumns...), outputColumns...)
 	vals := append(r.values(), r.Output, r.Stdout, r.Stderr, r.Result)
-	id, err := t.insert(`INSERT INTO script_results (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(cols))+`)`, vals...)
+	id, err := t.insertRow("script_results", cols, vals)
 	if err != nil {
 		return fmt.Errorf("create script result %s: %w", r.ScriptName, err)
 	}
@@ -162,16 +162,8 @@ func (t *Tx) UpdateScriptResult(r *ScriptResult) error {
 		cols = append(append([]string{}, resultColumns...), outputColumns...)
 		vals = append(vals, r.Output, r.Stdout, r.Stderr, r.Result)
 	}
-	set := make([]string, len(cols))
-	for i, c := range cols {
-		set[i] = c + " = ?"
-	}
-	res, err := t.exec(`UPDATE script_results SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(vals, r.ID)...)
-	if err != nil {
+	if err := t.updateRow("script_results", r.ID, cols, vals); err != nil {
 		return fmt.Errorf("update script result %d: %w", r.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("script result %d: %w", r.ID, ErrNotFound)
 	}
 	return nil
 }
@@ -221,35 +213,14 @@ func (t *Tx) ScriptResultByID(id int64, output bool) (*ScriptResult, error) {
 // their output too.
 func (t *Tx) ScriptResults(setIDs []int64, output bool) ([]ScriptResult, error) {
 	var out []ScriptResult
-	for len(setIDs) > 0 {
-		chunk := setIDs
-		if len(chunk) > 500 {
-			chunk = chunk[:500]
-		}
-		setIDs = setIDs[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := t.query(resultSelect(output)+` WHERE script_set_id IN (`+placeholders(len(chunk))+`) ORDER BY script_set_id, id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("list script results: %w", err)
-		}
-		for rows.Next() {
-			r, err := scanResult(rows, output)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("list script results: %w", err)
-			}
+	err := t.inChunks("script results", resultSelect(output)+` WHERE script_set_id IN (…) ORDER BY script_set_id, id`, setIDs, func(rows *sql.Rows) error {
+		r, err := scanResult(rows, output)
+		if err == nil {
 			out = append(out, *r)
 		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list script results: %w", err)
-		}
-	}
-	return out, nil
+		return err
+	})
+	return out, err
 }
 
 // RunningResults lists every result in a running status (RUNNING, INSTALLING,
@@ -329,7 +300,7 @@ func (b *BlockDevice) values() []any {
 func (t *Tx) CreateBlockDevice(b *BlockDevice) error {
 	now := time.Now()
 	b.Created, b.Updated = now, now
-	id, err := t.insert(`INSERT INTO block_devices (`+strings.Join(blockDeviceColumns, ", ")+`) VALUES (`+placeholders(len(blockDeviceColumns))+`)`, b.values()...)
+	id, err := t.insertRow("block_devices", blockDeviceColumns, b.values())
 	if err != nil {
 		return fmt.Errorf("create block device %s: %w", b.Name, err)
 	}
@@ -340,11 +311,7 @@ func (t *Tx) CreateBlockDevice(b *BlockDevice) error {
 // UpdateBlockDevice writes every field of b.
 func (t *Tx) UpdateBlockDevice(b *BlockDevice) error {
 	b.Updated = time.Now()
-	set := make([]string, len(blockDeviceColumns))
-	for i, c := range blockDeviceColumns {
-		set[i] = c + " = ?"
-	}
-	if _, err := t.exec(`UPDATE block_devices SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(b.values(), b.ID)...); err != nil {
+	if err := t.updateRow("block_devices", b.ID, blockDeviceColumns, b.values()); err != nil {
 		return fmt.Errorf("update block device %d: %w", b.ID, err)
 	}
 	return nil
@@ -361,41 +328,20 @@ func (t *Tx) DeleteBlockDevice(id int64) error {
 // BlockDevices lists the disks of the given machines, keyed by machine id, ordered by id.
 func (t *Tx) BlockDevices(nodeIDs ...int64) (map[int64][]BlockDevice, error) {
 	out := map[int64][]BlockDevice{}
-	for len(nodeIDs) > 0 {
-		chunk := nodeIDs
-		if len(chunk) > 500 {
-			chunk = chunk[:500]
+	err := t.inChunks("block devices", `SELECT id, `+strings.Join(blockDeviceColumns, ", ")+` FROM block_devices WHERE node_id IN (…) ORDER BY node_id, id`, nodeIDs, func(rows *sql.Rows) error {
+		var b BlockDevice
+		var tags string
+		var created, updated int64
+		if err := rows.Scan(&b.ID, &b.NodeID, &b.Name, &b.IDPath, &b.Model, &b.Serial, &b.Size, &b.BlockSize,
+			&b.FirmwareVersion, &b.NUMANode, &tags, &created, &updated); err != nil {
+			return err
 		}
-		nodeIDs = nodeIDs[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		b.Created, b.Updated = fromMicros(created), fromMicros(updated)
+		if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {
+			return fmt.Errorf("decode tags of block device %d: %w", b.ID, err)
 		}
-		rows, err := t.query(`SELECT id, `+strings.Join(blockDeviceColumns, ", ")+` FROM block_devices WHERE node_id IN (`+placeholders(len(chunk))+`) ORDER BY node_id, id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("list block devices: %w", err)
-		}
-		for rows.Next() {
-			var b BlockDevice
-			var tags string
-			var created, updated int64
-			if err := rows.Scan(&b.ID, &b.NodeID, &b.Name, &b.IDPath, &b.Model, &b.Serial, &b.Size, &b.BlockSize,
-				&b.FirmwareVersion, &b.NUMANode, &tags, &created, &updated); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("list block devices: %w", err)
-			}
-			b.Created, b.Updated = fromMicros(created), fromMicros(updated)
-			if err := json.Unmarshal([]byte(tags), &b.Tags); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("decode tags of block device %d: %w", b.ID, err)
-			}
-			out[b.NodeID] = append(out[b.NodeID], b)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list block devices: %w", err)
-		}
-	}
-	return out, nil
+		out[b.NodeID] = append(out[b.NodeID], b)
+		return nil
+	})
+	return out, err
 }

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"maasgo/wire"
@@ -104,7 +103,7 @@ func (t *Tx) CreateScript(s *Script, data []byte, comment *string) error {
 	now := time.Now()
 	s.Created, s.Updated = now, now
 	s.CurrentVersion = 0
-	id, err := t.insert(`INSERT INTO scripts (`+strings.Join(scriptColumns, ", ")+`) VALUES (`+placeholders(len(scriptColumns))+`)`, s.values()...)
+	id, err := t.insertRow("scripts", scriptColumns, s.values())
 	if err != nil {
 		return fmt.Errorf("create script %s: %w", s.Name, err)
 	}
@@ -120,16 +119,8 @@ func (t *Tx) CreateScript(s *Script, data []byte, comment *string) error {
 // UpdateScript writes every field of s (not its versions).
 func (t *Tx) UpdateScript(s *Script) error {
 	s.Updated = time.Now()
-	set := make([]string, len(scriptColumns))
-	for i, c := range scriptColumns {
-		set[i] = c + " = ?"
-	}
-	r, err := t.exec(`UPDATE scripts SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(s.values(), s.ID)...)
-	if err != nil {
+	if err := t.updateRow("scripts", s.ID, scriptColumns, s.values()); err != nil {
 		return fmt.Errorf("update script %s: %w", s.Name, err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return fmt.Errorf("script %s: %w", s.Name, ErrNotFound)
 	}
 	return nil
 }

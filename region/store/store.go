@@ -142,6 +142,28 @@ func (t *Tx) insert(q string, args ...any) (int64, error) {
 	return id, t.eng.mapError(err)
 }
 
+// insertRow inserts one row of table with the named columns and gives its id.
+func (t *Tx) insertRow(table string, cols []string, vals []any) (int64, error) {
+	return t.insert(`INSERT INTO `+table+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(cols))+`)`, vals...)
+}
+
+// updateRow sets the named columns of the row of table with id; ErrNotFound when there is
+// none.
+func (t *Tx) updateRow(table string, id int64, cols []string, vals []any) error {
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = ?"
+	}
+	r, err := t.exec(`UPDATE `+table+` SET `+strings.Join(set, ", ")+` WHERE id = ?`, append(vals, id)...)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
@@ -185,6 +207,36 @@ func fromNullInt(v sql.NullInt64) *int64 {
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// inChunks runs query once per chunk of ids (at most 500 placeholders each, well inside
+// both engines' limits), with "IN (…)" holding the chunk's placeholders, and hands each row
+// to scan.
+func (t *Tx) inChunks(what, query string, ids []int64, scan func(*sql.Rows) error) error {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.query(strings.Replace(query, "IN (…)", "IN ("+placeholders(len(chunk))+")", 1), args...)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return fmt.Errorf("list %s: %w", what, err)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
+		}
+	}
+	return nil
+}
 
 // placeholders returns "?, ?, ?" for n arguments.
 func placeholders(n int) string {
