@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
+
+	"maasgo/region/userdata"
 )
 
 // AgentArchitectures are the Debian architectures the agent is built for.
@@ -129,66 +129,19 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request, path string)
 	http.ServeContent(w, r, name, st.ModTime(), f)
 }
 
-var launcherTmpl = template.Must(template.New("launcher").Parse(`#!/bin/sh
-# maas-run-scripts from the MAAS region at {{.URL}}.
-# It runs the agent built for this machine's architecture, fetched from the region once, checked
-# against the region's SHA-256 and kept beside this file (or in ~/.cache/maas-run-scripts).
-set -u
-MAAS_URL='{{.URL}}'
-case $(uname -m) in
-x86_64 | amd64) arch=amd64 ;;
-aarch64 | arm64) arch=arm64 ;;
-*) echo "maas-run-scripts: the region has no agent for this machine's architecture $(uname -m)" >&2; exit 1 ;;
-esac
-case $arch in
-{{- range .Sums}}
-{{.Arch}}) sum={{.Sum}} ;;
-{{- end}}
-*) echo "maas-run-scripts: the region has no agent built for $arch (run make build on the region)" >&2; exit 1 ;;
-esac
-dir=$(cd "$(dirname "$0")" && pwd)
-if [ ! -w "$dir" ]; then
-	dir="${XDG_CACHE_HOME:-$HOME/.cache}/maas-run-scripts"
-	mkdir -p "$dir" || exit 1
-fi
-bin="$dir/.maas-run-scripts-$arch-$sum"
-if [ ! -x "$bin" ]; then
-	tmp="$bin.$$"
-	if command -v curl >/dev/null 2>&1; then
-		curl -fsSL -o "$tmp" "$MAAS_URL/maas-run-scripts/$arch"
-	else
-		wget -q -O "$tmp" "$MAAS_URL/maas-run-scripts/$arch"
-	fi || { rm -f "$tmp"; echo "maas-run-scripts: cannot download $MAAS_URL/maas-run-scripts/$arch" >&2; exit 1; }
-	if command -v sha256sum >/dev/null 2>&1; then
-		got=$(sha256sum "$tmp" | cut -d' ' -f1)
-	else
-		got=$(openssl dgst -sha256 -r "$tmp" | cut -d' ' -f1)
-	fi
-	if [ "$got" != "$sum" ]; then
-		rm -f "$tmp"
-		echo "maas-run-scripts: the agent's SHA-256 is $got, not $sum: the region's agent changed, download maas-run-scripts again" >&2
-		exit 1
-	fi
-	chmod 755 "$tmp" && mv "$tmp" "$bin" || exit 1
-fi
-exec "$bin" "$@"
-`))
-
 func (s *Server) serveLauncher(w http.ResponseWriter, r *http.Request) {
-	type archSum struct{ Arch, Sum string }
-	var sums []archSum
-	for a, sum := range s.agent.Sums() {
-		sums = append(sums, archSum{a, sum})
-	}
+	sums := s.agent.Sums()
 	if len(sums) == 0 {
 		writeText(w, http.StatusNotFound, fmt.Sprintf("No maas-run-scripts build in %s for any architecture (%s): run make build, or start the region with --agent-dir.",
 			s.agent.dir, strings.Join(AgentArchitectures, ", ")))
 		return
 	}
-	sort.Slice(sums, func(i, j int) bool { return sums[i].Arch < sums[j].Arch })
+	body, err := userdata.Launcher(externalBase(r)+"/MAAS", sums)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "text/x-shellscript; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="maas-run-scripts"`)
-	if err := launcherTmpl.Execute(w, map[string]any{"URL": externalBase(r) + "/MAAS", "Sums": sums}); err != nil {
-		s.log().Warn("render launcher", "err", err)
-	}
+	w.Write(body)
 }

@@ -45,15 +45,11 @@ func For(in Input) (data []byte, ok bool, err error) {
 	return nil, false, nil
 }
 
-var commissioningTmpl = template.Must(template.New("commissioning").Parse(`#!/bin/sh
-# MAAS user data for {{.Hostname}} ({{.SystemID}}): fetch the agent, run the commissioning and
-# testing scripts, report every result. It holds the machine's credentials: keep it private.
-set -u
-MAAS_URL='{{.URL}}'
-LOG=/var/log/cloud-init-output.log
-
+// shellHelpers are the shell functions both the commissioning user data and the launcher use
+// to fetch the agent of the machine's architecture and check it against the region's SHA-256.
+const shellHelpers = `{{define "helpers" -}}
 fail() {
-	echo "user data: $*" >&2
+	echo "{{.Who}}: $*" >&2
 	exit 1
 }
 
@@ -63,7 +59,7 @@ fetch() {
 	elif command -v wget >/dev/null 2>&1; then
 		wget -q -O "$2" "$1"
 	else
-		echo "user data: neither curl nor wget is installed" >&2
+		echo "{{.Who}}: neither curl nor wget is installed" >&2
 		return 1
 	fi
 }
@@ -76,18 +72,38 @@ sha256() {
 	fi
 }
 
-main() {
+# agent_arch prints the Debian architecture of this machine's agent.
+agent_arch() {
 	case $(uname -m) in
-	x86_64 | amd64) arch=amd64 ;;
-	aarch64 | arm64) arch=arm64 ;;
-	*) fail "the region has no agent for this machine's architecture $(uname -m)" ;;
+	x86_64 | amd64) echo amd64 ;;
+	aarch64 | arm64) echo arm64 ;;
+	*) return 1 ;;
 	esac
-	case $arch in
+}
+
+# agent_sum prints the SHA-256 of the region's agent for an architecture.
+agent_sum() {
+	case $1 in
 {{- range .Sums}}
-	{{.Arch}}) sum={{.Sum}} ;;
+	{{.Arch}}) echo {{.Sum}} ;;
 {{- end}}
-	*) fail "the region has no agent for $arch" ;;
+	*) return 1 ;;
 	esac
+}
+{{- end}}`
+
+var commissioningTmpl = template.Must(template.Must(template.New("commissioning").Parse(shellHelpers)).Parse(`#!/bin/sh
+# MAAS user data for {{.Hostname}} ({{.SystemID}}): fetch the agent, run the commissioning and
+# testing scripts, report every result. It holds the machine's credentials: keep it private.
+set -u
+MAAS_URL='{{.URL}}'
+LOG=/var/log/cloud-init-output.log
+
+{{template "helpers" .}}
+
+main() {
+	arch=$(agent_arch) || fail "the region has no agent for this machine's architecture $(uname -m)"
+	sum=$(agent_sum "$arch") || fail "the region has no agent built for $arch"
 	TEMP_D=$(mktemp -d "${TMPDIR:-/tmp}/user_data.sh.XXXXXX") || fail "cannot create a working directory"
 	mkdir -p "$TEMP_D/bin" "$TEMP_D/scripts" "$TEMP_D/out" || fail "cannot create $TEMP_D"
 	BIN="$TEMP_D/bin/maas-run-remote-scripts"
@@ -126,7 +142,58 @@ fi
 main
 `))
 
+var launcherTmpl = template.Must(template.Must(template.New("launcher").Parse(shellHelpers)).Parse(`#!/bin/sh
+# maas-run-scripts from the MAAS region at {{.URL}}.
+# It runs the agent built for this machine's architecture, fetched from the region once, checked
+# against the region's SHA-256 and kept beside this file (or in ~/.cache/maas-run-scripts).
+set -u
+MAAS_URL='{{.URL}}'
+
+{{template "helpers" .}}
+
+arch=$(agent_arch) || fail "the region has no agent for this machine's architecture $(uname -m)"
+sum=$(agent_sum "$arch") || fail "the region has no agent built for $arch (run make build on the region)"
+dir=$(cd "$(dirname "$0")" && pwd)
+if [ ! -w "$dir" ]; then
+	dir="${XDG_CACHE_HOME:-$HOME/.cache}/maas-run-scripts"
+	mkdir -p "$dir" || exit 1
+fi
+bin="$dir/.maas-run-scripts-$arch-$sum"
+if [ ! -x "$bin" ]; then
+	tmp="$bin.$$"
+	fetch "$MAAS_URL/maas-run-scripts/$arch" "$tmp" || { rm -f "$tmp"; fail "cannot download $MAAS_URL/maas-run-scripts/$arch"; }
+	got=$(sha256 "$tmp")
+	if [ "$got" != "$sum" ]; then
+		rm -f "$tmp"
+		fail "the agent's SHA-256 is $got, not $sum: the region's agent changed, download maas-run-scripts again"
+	fi
+	chmod 755 "$tmp" && mv "$tmp" "$bin" || exit 1
+fi
+exec "$bin" "$@"
+`))
+
+// Launcher renders the script served at /MAAS/maas-run-scripts: it runs the agent built for
+// the machine's own architecture, fetched from the region at url once and checked against
+// its SHA-256 (sums by Debian architecture).
+func Launcher(url string, sums map[string]string) ([]byte, error) {
+	if err := quotable("the launcher", url); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err := launcherTmpl.Execute(&b, map[string]any{"Who": "maas-run-scripts", "URL": url, "Sums": sortedSums(sums)})
+	return b.Bytes(), err
+}
+
 type archSum struct{ Arch, Sum string }
+
+func sortedSums(m map[string]string) []archSum {
+	var out []archSum
+	for a, s := range m {
+		out = append(out, archSum{a, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Arch < out[j].Arch })
+	return out
+}
 
 // quotable rejects values that cannot sit inside single quotes in the script.
 func quotable(systemID string, vals ...string) error {
@@ -147,15 +214,10 @@ func Commissioning(in Input) ([]byte, error) {
 	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
 		return nil, err
 	}
-	var sums []archSum
-	for a, s := range in.Agent.Sums {
-		sums = append(sums, archSum{a, s})
-	}
-	sort.Slice(sums, func(i, j int) bool { return sums[i].Arch < sums[j].Arch })
 	var b bytes.Buffer
 	err := commissioningTmpl.Execute(&b, map[string]any{
-		"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID, "URL": strings.TrimSuffix(in.URL, "/"),
-		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret, "Sums": sums,
+		"Who": "user data", "Sums": sortedSums(in.Agent.Sums), "Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID, "URL": strings.TrimSuffix(in.URL, "/"),
+		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret,
 	})
 	return b.Bytes(), err
 }
