@@ -30,11 +30,13 @@ test-go: ## go vet and go test only, with whatever MAAS_TEST_POSTGRES_URL says
 fuzz: ## run every fuzz test for FUZZTIME (default 5s) each
 	@hack/fuzz.sh
 
-run: build ## start the region on SQLite under ./state, create an admin and print its API key
-	bin/maas-region serve --state-dir $(STATE) --listen $(LISTEN) --create-admin admin
+run: build ## the main job: start the region under ./state, register and report this machine, serve until Ctrl-C
+	@STATE=$(STATE) LISTEN=$(LISTEN) MACHINE=$(MACHINE) GO=$(GO) hack/run.sh
 
-bench: build ## benchmarks: sizes, idle RSS and GET machines/ throughput
+bench: build ## benchmarks: sizes, the region's idle RSS and GET machines/ throughput, the collector beside lshw
 	@hack/bench-region.sh
+	@hack/bench-collector.sh
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./region/api/
 
 bench-collector: build ## the hardware collector beside lshw -json: wall time and peak RSS
 	hack/bench-collector.sh

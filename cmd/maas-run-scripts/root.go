@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		Short:        "Run MAAS commissioning and testing scripts and report their results",
 		SilenceUsage: true,
 	}
-	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd())
+	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd(),
+		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd())
 	return cmd
 }

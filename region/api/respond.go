@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"maasgo/region/library"
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
@@ -123,9 +124,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *lifecycle.FieldError
 	var se *lifecycle.StateError
 	var pe *lifecycle.PermissionError
+	var le library.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		writeJSON(w, http.StatusBadRequest, map[string][]string{fe.Field: {fe.Msg}})
+	case errors.As(err, &le):
+		// Script selections (commissioning_scripts, testing_scripts) naming unknown scripts.
+		writeJSON(w, http.StatusBadRequest, map[string][]string(le))
 	case errors.As(err, &se):
 		writeText(w, http.StatusConflict, se.Msg)
 	case errors.As(err, &pe):

@@ -29,6 +29,8 @@ var transitions = map[wire.NodeStatus][]wire.NodeStatus{
 		wire.NodeFailedDeployment, wire.NodeReleasing, wire.NodeReady},
 	wire.NodeFailedDeployment: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeReleasing,
 		wire.NodeReady, wire.NodeDeploying, wire.NodeEnteringRescueMode, wire.NodeTesting, wire.NodeCommissioning},
+	// Commissioning a deployed machine recommissions it: an operator's explicit choice to boot
+	// the running workload's machine into the ephemeral environment (upstream refuses it).
 	wire.NodeDeployed: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeDiskErasing,
 		wire.NodeReleasing, wire.NodeEnteringRescueMode, wire.NodeReady, wire.NodeTesting, wire.NodeCommissioning},
 	wire.NodeMissing: {wire.NodeNew, wire.NodeReady, wire.NodeAllocated, wire.NodeBroken, wire.NodeRetired},

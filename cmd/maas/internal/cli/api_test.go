@@ -132,6 +132,7 @@ func TestUsageErrors(t *testing.T) {
 		{"admin machines reed", `unknown action "reed" for "maas admin machines" (did you mean read?)`},
 		{"nosuch machines read", `unknown command or profile "nosuch" (log in with: maas login nosuch URL API_KEY)`},
 		{"admin machines read --bogus", "maas admin machines read: unknown flag: --bogus"},
+		{"--bogus admin machines read", "maas: unknown flag: --bogus (see maas --help)"},
 		{"admin machines", "maas admin machines: missing action"},
 		{"admin", "maas admin: missing resource"},
 		{"", "missing command"},
@@ -150,7 +151,7 @@ func TestUsageErrors(t *testing.T) {
 			}
 			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
 			last := lines[len(lines)-1]
-			if !strings.HasPrefix(last, "maas: ") || !strings.Contains(last, tc.want) {
+			if !strings.HasPrefix(last, "maas: ") || strings.HasPrefix(last, "maas: maas: ") || !strings.Contains(last, tc.want) {
 				t.Errorf("stderr last line %q; want it to contain %q", last, tc.want)
 			}
 			if reqs := f.takeRequests(); len(reqs) != 0 {

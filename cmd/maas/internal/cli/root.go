@@ -40,6 +40,10 @@ lists them.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if !cmd.HasParent() {
+			// Every message starts with "maas: " already.
+			return usageErrorf("%w (see maas --help)", err)
+		}
 		return usageErrorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())
 	})
 	root.AddCommand(newLoginCmd(env), newLogoutCmd(env), newListCmd(env), newRefreshCmd(env))
