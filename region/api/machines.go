@@ -254,24 +254,32 @@ func commissionOptions(p *Params) (lifecycle.CommissionOptions, error) {
 	return o, nil
 }
 
-func commissionMachine(req *request) (any, error) {
-	opts, err := commissionOptions(req.params)
-	if err != nil {
-		return nil, err
-	}
+// changeMachine loads the machine named in the path, applies change in one transaction and
+// renders the machine as it is afterwards.
+func changeMachine(req *request, change func(tx *store.Tx, m *store.Machine) error) (any, error) {
 	var out *machineJSON
-	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := loadMachine(tx, req)
 		if err != nil {
 			return err
 		}
-		if err := lifecycle.StartCommissioning(tx, m, opts, req.user); err != nil {
+		if err := change(tx, m); err != nil {
 			return err
 		}
 		out, err = viewMachine(tx, m)
 		return err
 	})
 	return out, err
+}
+
+func commissionMachine(req *request) (any, error) {
+	opts, err := commissionOptions(req.params)
+	if err != nil {
+		return nil, err
+	}
+	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
+		return lifecycle.StartCommissioning(tx, m, opts, req.user)
+	})
 }
 
 func testMachine(req *request) (any, error) {
@@ -279,35 +287,15 @@ func testMachine(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out *machineJSON
-	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		if err := lifecycle.StartTesting(tx, m, opts.TestingScripts, opts.Params, opts.EnableSSH, req.user); err != nil {
-			return err
-		}
-		out, err = viewMachine(tx, m)
-		return err
+	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
+		return lifecycle.StartTesting(tx, m, opts.TestingScripts, opts.Params, opts.EnableSSH, req.user)
 	})
-	return out, err
 }
 
 func abortMachine(req *request) (any, error) {
-	var out *machineJSON
-	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		if err := lifecycle.Abort(tx, m, req.user, req.params.Get("comment")); err != nil {
-			return err
-		}
-		out, err = viewMachine(tx, m)
-		return err
+	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
+		return lifecycle.Abort(tx, m, req.user, req.params.Get("comment"))
 	})
-	return out, err
 }
 
 func allocateMachine(req *request) (any, error) {
@@ -499,19 +487,9 @@ func deployMachine(req *request) (any, error) {
 }
 
 func releaseMachine(req *request) (any, error) {
-	var out *machineJSON
-	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		if err := lifecycle.Release(tx, m, req.user, req.params.Get("comment")); err != nil {
-			return err
-		}
-		out, err = viewMachine(tx, m)
-		return err
+	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
+		return lifecycle.Release(tx, m, req.user, req.params.Get("comment"))
 	})
-	return out, err
 }
 
 func readInterfaces(req *request) (any, error) {
