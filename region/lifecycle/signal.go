@@ -130,7 +130,14 @@ func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig Signal) error {
 		return StateErrorf("Machine status isn't valid (status is %s)", m.Status.Label())
 	}
 	now := p.now()
-	m.ErrorDescription = sig.Error
+	// Upstream copies every signal's message (progress included) into the machine's error;
+	// here only a failure sets it and a final OK clears it. Progress goes to the events.
+	switch sig.Status {
+	case wire.SignalFailed, wire.SignalTimedOut:
+		m.ErrorDescription = sig.Error
+	case wire.SignalOK:
+		m.ErrorDescription = ""
+	}
 	results, err := tx.ScriptResults(currentSets(m), false)
 	if err != nil {
 		return err
