@@ -337,56 +337,92 @@ func parseType(p *Params) (*wire.ResultType, error) {
 	return &t, nil
 }
 
-// readResultSets answers results read and result read.
-func readResultSets(req *request) (any, error) {
-	p := req.params
+// resultQuery is what results read and update select: the sets named in the path (or all, of
+// a type) and, inside them, the results the filters keep.
+type resultQuery struct {
+	typ    *wire.ResultType
+	filter resultFilter
+}
+
+func parseResultQuery(p *Params) (resultQuery, error) {
 	typ, err := parseType(p)
 	if err != nil {
-		return nil, err
+		return resultQuery{}, err
 	}
-	output, err := p.Bool("include_output", false)
+	f, err := parseResultFilter(p)
+	return resultQuery{typ: typ, filter: f}, err
+}
+
+// each loads the machine's chosen sets and calls fn with each set, its results and the
+// indexes of the results the filters keep; what fn returns is collected.
+func (q resultQuery) each(tx *store.Tx, req *request, output bool,
+	fn func(m *store.Machine, v *resultView, set *store.ScriptSet, rs []store.ScriptResult, kept []int) (*setJSON, error)) ([]setJSON, error) {
+	m, err := loadMachine(tx, req)
 	if err != nil {
 		return nil, err
 	}
-	f, err := parseResultFilter(p)
+	sets, err := setsOf(tx, m, req.path["id"], q.typ)
+	if err != nil {
+		return nil, err
+	}
+	by, v, err := resultsOf(tx, m, sets, output)
+	if err != nil {
+		return nil, err
+	}
+	out := []setJSON{}
+	for i := range sets {
+		rs := by[sets[i].ID]
+		var kept []int
+		for k := range rs {
+			if q.filter.keep(&rs[k], v) {
+				kept = append(kept, k)
+			}
+		}
+		j, err := fn(m, v, &sets[i], rs, kept)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			out = append(out, *j)
+		}
+	}
+	return out, nil
+}
+
+// oneOrAll answers a set read by id with the set alone, a collection read with the list.
+func oneOrAll(req *request, out []setJSON) any {
+	if req.path["id"] != "" {
+		return out[0]
+	}
+	return out
+}
+
+// readResultSets answers results read and result read.
+func readResultSets(req *request) (any, error) {
+	q, err := parseResultQuery(req.params)
+	if err != nil {
+		return nil, err
+	}
+	output, err := req.params.Bool("include_output", false)
 	if err != nil {
 		return nil, err
 	}
 	var out []setJSON
-	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		sets, err := setsOf(tx, m, req.path["id"], typ)
-		if err != nil {
-			return err
-		}
-		by, v, err := resultsOf(tx, m, sets, output)
-		if err != nil {
-			return err
-		}
-		for i := range sets {
-			var kept []store.ScriptResult
-			for _, r := range by[sets[i].ID] {
-				if f.keep(&r, v) {
-					kept = append(kept, r)
-				}
+	err = req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
+		out, err = q.each(tx, req, output, func(m *store.Machine, v *resultView, set *store.ScriptSet, rs []store.ScriptResult, kept []int) (*setJSON, error) {
+			sel := make([]store.ScriptResult, len(kept))
+			for i, k := range kept {
+				sel[i] = rs[k]
 			}
-			out = append(out, v.renderSet(m, &sets[i], kept, output))
-		}
-		return nil
+			j := v.renderSet(m, set, sel, output)
+			return &j, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if req.path["id"] != "" {
-		return out[0], nil
-	}
-	if out == nil {
-		out = []setJSON{}
-	}
-	return out, nil
+	return oneOrAll(req, out), nil
 }
 
 // suppressResults answers results update (the user guide's form, over every set of a type)
@@ -400,57 +436,31 @@ func suppressResults(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	typ, err := parseType(p)
-	if err != nil {
-		return nil, err
-	}
-	f, err := parseResultFilter(p)
+	q, err := parseResultQuery(p)
 	if err != nil {
 		return nil, err
 	}
 	var out []setJSON
-	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		sets, err := setsOf(tx, m, req.path["id"], typ)
-		if err != nil {
-			return err
-		}
-		by, v, err := resultsOf(tx, m, sets, false)
-		if err != nil {
-			return err
-		}
-		for i := range sets {
-			rs := by[sets[i].ID]
-			var touched []store.ScriptResult
-			for k := range rs {
-				if !f.keep(&rs[k], v) {
-					continue
-				}
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) (err error) {
+		out, err = q.each(tx, req, false, func(m *store.Machine, v *resultView, set *store.ScriptSet, rs []store.ScriptResult, kept []int) (*setJSON, error) {
+			for _, k := range kept {
 				rs[k].Suppressed = sup
 				if err := tx.UpdateScriptResult(&rs[k]); err != nil {
-					return err
+					return nil, err
 				}
-				touched = append(touched, rs[k])
 			}
-			if len(touched) > 0 || req.path["id"] != "" {
-				out = append(out, v.renderSet(m, &sets[i], rs, false))
+			if len(kept) == 0 && req.path["id"] == "" {
+				return nil, nil // the collection form lists the sets it changed
 			}
-		}
-		return nil
+			j := v.renderSet(m, set, rs, false)
+			return &j, nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if req.path["id"] != "" {
-		return out[0], nil
-	}
-	if out == nil {
-		out = []setJSON{}
-	}
-	return out, nil
+	return oneOrAll(req, out), nil
 }
 
 func deleteResultSet(req *request) (any, error) {

@@ -200,6 +200,11 @@ func scriptRequest(p *Params, create bool) (library.Request, error) {
 		c := p.Get("comment")
 		req.Comment = &c
 	}
+	for k := range req.Fields {
+		if !isScriptField(k) {
+			return req, fieldError(k, "Unknown field.")
+		}
+	}
 	return req, nil
 }
 
@@ -207,11 +212,6 @@ func createScript(req *request) (any, error) {
 	r, err := scriptRequest(req.params, true)
 	if err != nil {
 		return nil, err
-	}
-	for k := range r.Fields {
-		if !isScriptField(k) {
-			return nil, fieldError(k, "Unknown field.")
-		}
 	}
 	var out *scriptJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
@@ -238,11 +238,6 @@ func updateScript(req *request) (any, error) {
 	r, err := scriptRequest(req.params, false)
 	if err != nil {
 		return nil, err
-	}
-	for k := range r.Fields {
-		if !isScriptField(k) {
-			return nil, fieldError(k, "Unknown field.")
-		}
 	}
 	var out *scriptJSON
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
