@@ -277,17 +277,36 @@ func TestAgentInstanceParallel(t *testing.T) {
 	t.Logf("%d instances of a 2 s script in %s", len(disks), took.Round(10*time.Millisecond))
 }
 
+// offerSleepers offers n testing scripts named prefix0… that each sleep for secs.
+func (m *machine) offerSleepers(t *testing.T, prefix string, n int, secs string) []string {
+	t.Helper()
+	var names, scripts []string
+	for i := 0; i < n; i++ {
+		names = append(names, fmt.Sprintf("%s%d", prefix, i))
+		scripts = append(scripts, script(names[i], "", "sleep "+secs+"; echo done"))
+	}
+	m.offer(t, scripts...)
+	return names
+}
+
+// passedOnce checks that every named result passed and that the region stored it once.
+func (m *machine) passedOnce(t *testing.T, names []string) {
+	t.Helper()
+	res := m.results(t, "current-testing")
+	for _, name := range names {
+		if n := m.stores(t, name); res[name]["status_name"] != "Passed" || n != 1 {
+			t.Errorf("%s: %v, stored %d times", name, res[name]["status_name"], n)
+		}
+	}
+}
+
 // TestAgentSurvivesRegionRestart stops the region in the middle of a run and starts it again
 // a while later: every result arrives, exactly once.
 func TestAgentSurvivesRegionRestart(t *testing.T) {
 	agentDir, _ := regiontest.AgentDir(t)
 	r := regiontest.Start(t, storetest.SQLite(t), "--agent-dir", agentDir)
 	m := readyMachine(t, r, "patient")
-	var scripts []string
-	for i := 0; i < 6; i++ {
-		scripts = append(scripts, script(fmt.Sprintf("t-step%d", i), "", "sleep 0.5; echo step"))
-	}
-	m.offer(t, scripts...)
+	names := m.offerSleepers(t, "t-step", 6, "0.5")
 	storage := t.TempDir()
 	cmd := agentCmd(t, "run", "--config", m.creds, storage)
 	var out bytes.Buffer
@@ -310,13 +329,7 @@ func TestAgentSurvivesRegionRestart(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("agent did not finish after the region came back\n%s", out.String())
 	}
-	res := m.results(t, "current-testing")
-	for i := 0; i < 6; i++ {
-		name := fmt.Sprintf("t-step%d", i)
-		if res[name]["status_name"] != "Passed" || m.stores(t, name) != 1 {
-			t.Errorf("%s: %v, stored %d times", name, res[name]["status_name"], m.stores(t, name))
-		}
-	}
+	m.passedOnce(t, names)
 	if st := m.status(t); st != "Ready" {
 		t.Errorf("machine: %s", st)
 	}
@@ -328,11 +341,7 @@ func TestAgentKilledThenResumed(t *testing.T) {
 	agentDir, _ := regiontest.AgentDir(t)
 	r := regiontest.Start(t, storetest.SQLite(t), "--agent-dir", agentDir)
 	m := readyMachine(t, r, "interrupted")
-	var scripts []string
-	for i := 0; i < 5; i++ {
-		scripts = append(scripts, script(fmt.Sprintf("t-part%d", i), "", "sleep 0.4; echo part"))
-	}
-	m.offer(t, scripts...)
+	names := m.offerSleepers(t, "t-part", 5, "0.4")
 	storage := t.TempDir()
 	cmd := agentCmd(t, "run", "--config", m.creds, storage)
 	stdout, _ := cmd.StdoutPipe()
@@ -356,13 +365,7 @@ func TestAgentKilledThenResumed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
-	res := m.results(t, "current-testing")
-	for i := 0; i < 5; i++ {
-		name := fmt.Sprintf("t-part%d", i)
-		if res[name]["status_name"] != "Passed" || m.stores(t, name) != 1 {
-			t.Errorf("%s: %v, stored %d times", name, res[name]["status_name"], m.stores(t, name))
-		}
-	}
+	m.passedOnce(t, names)
 	if st := m.status(t); st != "Ready" {
 		t.Errorf("machine: %s\n%s", st, out)
 	}

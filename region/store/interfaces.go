@@ -57,7 +57,7 @@ func (i *Interface) values() []any {
 		i.Params, string(tags), string(parents), string(lj), micros(i.Created), micros(i.Updated)}
 }
 
-func scanInterface(sc interface{ Scan(...any) error }) (*Interface, error) {
+func scanInterface(sc scanner) (*Interface, error) {
 	var i Interface
 	var vendor, product, fw sql.NullString
 	var tags, parents, links string

@@ -120,7 +120,7 @@ const machineSelect = `SELECT m.id, m.system_id, m.hostname, m.domain, m.descrip
 	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.created, m.updated,
 	m.numa_nodes FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
 
-func scanMachine(sc interface{ Scan(...any) error }) (*Machine, error) {
+func scanMachine(sc scanner) (*Machine, error) {
 	var m Machine
 	var pp, hi, tags, numa string
 	var status, prev int
@@ -243,20 +243,7 @@ func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := t.query(q+" ORDER BY m.id", args...)
-	if err != nil {
-		return nil, fmt.Errorf("list machines: %w", err)
-	}
-	defer rows.Close()
-	var out []Machine
-	for rows.Next() {
-		m, err := scanMachine(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list machines: %w", err)
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
+	return queryAll(t, "machines", scanMachine, q+" ORDER BY m.id", args...)
 }
 
 // DeleteMachine removes a machine with its interfaces, tokens and events.
@@ -345,22 +332,17 @@ func (t *Tx) Events(f EventFilter) ([]Event, error) {
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := t.query(q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+	return queryAll(t, "events", scanEvent, q, args...)
+}
+
+func scanEvent(sc scanner) (*Event, error) {
+	var e Event
+	var created int64
+	if err := sc.Scan(&e.ID, &e.NodeID, &e.Type, &e.Level, &e.Description, &e.Username, &created); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		var created int64
-		if err := rows.Scan(&e.ID, &e.NodeID, &e.Type, &e.Level, &e.Description, &e.Username, &created); err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
-		}
-		e.Created = fromMicros(created)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	e.Created = fromMicros(created)
+	return &e, nil
 }
 
 var eventLevels = []string{"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}

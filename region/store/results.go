@@ -71,7 +71,7 @@ func (t *Tx) TouchScriptSet(id int64, at time.Time) error {
 
 const setSelect = `SELECT id, node_id, result_type, last_ping, tags, created FROM script_sets`
 
-func scanSet(sc interface{ Scan(...any) error }) (*ScriptSet, error) {
+func scanSet(sc scanner) (*ScriptSet, error) {
 	var s ScriptSet
 	var typ int
 	var ping sql.NullInt64
@@ -100,20 +100,7 @@ func (t *Tx) ScriptSets(nodeID int64, typ *wire.ResultType) ([]ScriptSet, error)
 		q += ` AND result_type = ?`
 		args = append(args, int(*typ))
 	}
-	rows, err := t.query(q+` ORDER BY id DESC`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list script sets: %w", err)
-	}
-	defer rows.Close()
-	var out []ScriptSet
-	for rows.Next() {
-		s, err := scanSet(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list script sets: %w", err)
-		}
-		out = append(out, *s)
-	}
-	return out, rows.Err()
+	return queryAll(t, "script sets", scanSet, q+` ORDER BY id DESC`, args...)
 }
 
 // DeleteScriptSet removes a set with its results.
@@ -176,7 +163,7 @@ func resultSelect(output bool) string {
 	return `SELECT ` + strings.Join(cols, ", ") + ` FROM script_results`
 }
 
-func scanResult(sc interface{ Scan(...any) error }, output bool) (*ScriptResult, error) {
+func scanResult(sc scanner, output bool) (*ScriptResult, error) {
 	var r ScriptResult
 	var sid, svid, exit, started, ended, iface, bdev sql.NullInt64
 	var status int
@@ -226,21 +213,9 @@ func (t *Tx) ScriptResults(setIDs []int64, output bool) ([]ScriptResult, error) 
 // RunningResults lists every result in a running status (RUNNING, INSTALLING,
 // APPLYING_NETCONF) across machines, without output.
 func (t *Tx) RunningResults() ([]ScriptResult, error) {
-	rows, err := t.query(resultSelect(false)+` WHERE status IN (?, ?, ?) ORDER BY id`,
+	scan := func(sc scanner) (*ScriptResult, error) { return scanResult(sc, false) }
+	return queryAll(t, "running results", scan, resultSelect(false)+` WHERE status IN (?, ?, ?) ORDER BY id`,
 		int(wire.ScriptRunning), int(wire.ScriptInstalling), int(wire.ScriptApplyingNetconf))
-	if err != nil {
-		return nil, fmt.Errorf("list running results: %w", err)
-	}
-	defer rows.Close()
-	var out []ScriptResult
-	for rows.Next() {
-		r, err := scanResult(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list running results: %w", err)
-		}
-		out = append(out, *r)
-	}
-	return out, rows.Err()
 }
 
 // DeleteScriptResult removes one result.

@@ -73,7 +73,7 @@ const scriptSelect = `SELECT id, name, title, description, tags, script_type, ha
 	destructive, may_reboot, recommission, apply_configured_networking, packages, for_hardware, results, parameters,
 	is_default, current_version, created, updated FROM scripts`
 
-func scanScript(sc interface{ Scan(...any) error }) (*Script, error) {
+func scanScript(sc scanner) (*Script, error) {
 	var s Script
 	var tags, fh, pk, res, params string
 	var typ, hw, par int
@@ -222,20 +222,7 @@ func (t *Tx) Scripts(typ *wire.ScriptType) ([]Script, error) {
 		q += ` WHERE script_type = ?`
 		args = append(args, int(*typ))
 	}
-	rows, err := t.query(q+` ORDER BY name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list scripts: %w", err)
-	}
-	defer rows.Close()
-	var out []Script
-	for rows.Next() {
-		s, err := scanScript(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list scripts: %w", err)
-		}
-		out = append(out, *s)
-	}
-	return out, rows.Err()
+	return queryAll(t, "scripts", scanScript, q+` ORDER BY name`, args...)
 }
 
 // DeleteScript removes a script and its versions; results keep its name.

@@ -53,7 +53,7 @@ func (t *Tx) CreateUser(u *User) error {
 
 const userCols = `id, username, email, is_admin, created`
 
-func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+func scanUser(sc scanner) (*User, error) {
 	var u User
 	var created int64
 	if err := sc.Scan(&u.ID, &u.Username, &u.Email, &u.IsAdmin, &created); err != nil {
@@ -77,20 +77,7 @@ func (t *Tx) UserByID(id int64) (*User, error) {
 
 // Users lists every user by name.
 func (t *Tx) Users() ([]User, error) {
-	rows, err := t.query(`SELECT ` + userCols + ` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, *u)
-	}
-	return out, rows.Err()
+	return queryAll(t, "users", scanUser, `SELECT `+userCols+` FROM users ORDER BY username`)
 }
 
 // DeleteUser removes a user and their API keys; their machines lose their owner.
@@ -153,7 +140,7 @@ func (t *Tx) CreateToken(tok *Token) error {
 
 const tokenCols = `id, kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, created`
 
-func scanToken(sc interface{ Scan(...any) error }) (*Token, error) {
+func scanToken(sc scanner) (*Token, error) {
 	var tok Token
 	var uid, nid, created = nullInt(nil), nullInt(nil), int64(0)
 	if err := sc.Scan(&tok.ID, &tok.Kind, &uid, &nid, &tok.ConsumerKey, &tok.ConsumerSecret, &tok.TokenKey, &tok.TokenSecret, &created); err != nil {
@@ -187,20 +174,7 @@ func (t *Tx) NodeToken(nodeID int64) (*Token, error) {
 }
 
 func (t *Tx) tokens(where string, args ...any) ([]Token, error) {
-	rows, err := t.query(`SELECT `+tokenCols+` FROM tokens `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		tok, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, *tok)
-	}
-	return out, rows.Err()
+	return queryAll(t, "tokens", scanToken, `SELECT `+tokenCols+` FROM tokens `+where, args...)
 }
 
 // DeleteToken removes a token by its key.
