@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,12 +20,18 @@ import (
 	"maasgo/region/hardware"
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
+	"maasgo/region/netlimit"
 	"maasgo/region/store"
 )
 
 type serveOpts struct {
 	listen          string
 	maxBody         int64
+	maxForm         int64
+	maxConns        int
+	maxConnsPerAddr int
+	idleTimeout     time.Duration
+	shutdownTimeout time.Duration
 	createAdmin     string
 	url             string
 	monitorInterval time.Duration
@@ -45,6 +52,11 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&so.listen, "listen", ":5240", "address to listen on")
 	f.Int64Var(&so.maxBody, "max-body", 128<<20, "largest request body accepted, in bytes")
+	f.Int64Var(&so.maxForm, "max-form", 8<<20, "largest form (urlencoded body, or multipart fields besides files) accepted, in bytes")
+	f.IntVar(&so.maxConns, "max-connections", 4096, "connections open at once, in total (bounded by the open-file limit)")
+	f.IntVar(&so.maxConnsPerAddr, "max-connections-per-address", 512, "connections open at once from one client address")
+	f.DurationVar(&so.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "how long a request body read or a response write may make no progress")
+	f.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests under way before closing their connections")
 	f.StringVar(&so.createAdmin, "create-admin", "", "create this administrator if missing and print an API key")
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
 	f.StringVar(&so.agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch> that machines download")
@@ -91,16 +103,33 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "MAAS region at %s\nadmin user: %s\nAPI key:    %s\n", url, so.createAdmin, key)
 		fmt.Fprintf(cmd.OutOrStdout(), "log in with: maas login %s %s %s\n", so.createAdmin, url, key)
 	}
+	handler := api.New(st, api.Options{Log: log, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
+		ResultStored: hardware.Stored, AgentDir: so.agentDir, IdleTimeout: so.idleTimeout})
 	srv := &http.Server{
-		Handler: api.New(st, api.Options{Log: log, MaxBody: so.maxBody, Version: version,
-			ResultStored: hardware.Stored, AgentDir: so.agentDir}),
+		Handler: handler,
+		// Headers must arrive within 30 s and hold at most 64 KiB; an idle keep-alive
+		// connection closes after 2 minutes. Bodies and responses are bounded per read and
+		// write by the handler (--idle-timeout, and the whole body by --max-body at 1 Mbit/s).
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	limited := netlimit.Wrap(ln, netlimit.Limits{Total: connLimit(so.maxConns), PerAddress: so.maxConnsPerAddr,
+		Refused: refusedLogger(log)})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Info("SIGHUP: reloading the agent builds")
+			handler.ReloadAgents()
+		}
+	}()
 	go housekeeping(ctx, st, log)
 	go monitor(ctx, st, log, so.monitorInterval, so.scriptGrace)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	log.Info("region serving", "listen", ln.Addr().String(), "url", url, "database", st.Engine())
 	select {
 	case err := <-errc:
@@ -108,15 +137,43 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), so.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+		// Requests still under way past the deadline lose their connections.
+		log.Warn("requests still under way at the shutdown deadline; closing their connections", "err", err)
+		srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// connLimit keeps the connection bound under the process's open-file limit, leaving room
+// for the database and the agent builds.
+func connLimit(want int) int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 256 && uint64(want) > rl.Cur-128 {
+		return int(rl.Cur - 128)
+	}
+	return want
+}
+
+// refusedLogger logs refused connections, at most once a second.
+func refusedLogger(log *slog.Logger) func(net.Addr, string) {
+	var mu sync.Mutex
+	var last time.Time
+	var n int
+	return func(a net.Addr, why string) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if time.Since(last) >= time.Second {
+			log.Warn("connections refused: too many open", "bound", why, "last_from", a.String(), "refused", n)
+			last, n = time.Now(), 0
+		}
+	}
 }
 
 // adminKey returns an API key of the named administrator, creating the user when missing.

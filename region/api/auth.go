@@ -14,37 +14,42 @@ import (
 // timestampWindow is how far a request's oauth_timestamp may be from the region's clock.
 const timestampWindow = 300 * time.Second
 
-// authenticate checks a request's OAuth signature, timestamp and nonce. It returns nil, nil,
-// nil for a request without credentials. For a user's key it returns the token and the user;
-// for a machine token, the token and a nil user.
-func (s *Server) authenticate(r *http.Request, p *Params) (*store.Token, *store.User, error) {
+// authenticateRequest checks a request's OAuth credentials, which come from its
+// Authorization header or its query string, and sets req.token and req.user; a request
+// without credentials is left anonymous. Nothing of the body is read, except an urlencoded
+// body that an HMAC-SHA1 signature covers: it is read (within the form limit) only after the
+// token, the consumer and the timestamp were found good. A user's key gives the token and the
+// user; a machine token gives the token and a nil user.
+func (s *Server) authenticateRequest(req *request) error {
+	r := req.r
 	raw, err := wire.ParseAuthorizationHeader(r.Header.Get("Authorization"))
 	if errors.Is(err, wire.ErrNoOAuth) {
 		raw = map[string]string{}
-		for k, vs := range p.Values {
+		for k, vs := range req.params.Values {
 			if strings.HasPrefix(k, "oauth_") && len(vs) > 0 {
 				raw[k] = vs[0]
 			}
 		}
 		if len(raw) == 0 {
-			return nil, nil, nil
+			return nil
 		}
 	} else if err != nil {
-		return nil, nil, unauthorized("Invalid Authorization header: %v", err)
+		return unauthorized("Invalid Authorization header: %v", err)
 	}
 	op, err := wire.OAuthFromValues(raw)
 	if err != nil {
-		return nil, nil, unauthorized("Invalid OAuth request: %v", err)
+		return unauthorized("Invalid OAuth request: %v", err)
 	}
 	now := s.now()
-	skew := now.Sub(time.Unix(op.Timestamp, 0))
+	stamp := time.Unix(op.Timestamp, 0)
+	skew := now.Sub(stamp)
 	if skew > timestampWindow || skew < -timestampWindow {
-		return nil, nil, unauthorized("Expired timestamp: oauth_timestamp %d is %.0f s away from the region's clock (the window is %.0f s); correct the clock with this response's Date header.",
+		return unauthorized("Expired timestamp: oauth_timestamp %d is %.0f s away from the region's clock (the window is %.0f s); correct the clock with this response's Date header.",
 			op.Timestamp, skew.Abs().Seconds(), timestampWindow.Seconds())
 	}
 	var tok *store.Token
 	var user *store.User
-	err = s.store.Update(r.Context(), func(tx *store.Tx) error {
+	err = s.store.View(r.Context(), func(tx *store.Tx) error {
 		var err error
 		tok, err = tx.TokenByKey(op.Token)
 		if errors.Is(err, store.ErrNotFound) {
@@ -56,16 +61,6 @@ func (s *Server) authenticate(r *http.Request, p *Params) (*store.Token, *store.
 		if tok.ConsumerKey != op.ConsumerKey {
 			return unauthorized("Invalid consumer: %s does not go with token %s", op.ConsumerKey, op.Token)
 		}
-		if err := wire.VerifySignature(op, signedRequest(r, p, raw), tok.ConsumerSecret, tok.TokenSecret); err != nil {
-			return unauthorized("Invalid signature: %v", err)
-		}
-		fresh, err := tx.UseNonce(op.Token, op.Nonce, time.Unix(op.Timestamp, 0))
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			return unauthorized("Nonce already used: oauth_nonce %s was seen before with this token (replayed request)", op.Nonce)
-		}
 		if tok.Kind == store.TokenUser && tok.UserID != nil {
 			if user, err = tx.UserByID(*tok.UserID); err != nil {
 				return err
@@ -74,9 +69,29 @@ func (s *Server) authenticate(r *http.Request, p *Params) (*store.Token, *store.
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return tok, user, nil
+	if strings.EqualFold(op.SignatureMethod, "HMAC-SHA1") && isForm(r) {
+		lim := bodyLimits{body: s.maxForm(), fields: s.maxForm()}
+		if err := req.params.readBody(r, lim); err != nil {
+			return err
+		}
+	}
+	if err := wire.VerifySignature(op, signedRequest(r, req.params, raw), tok.ConsumerSecret, tok.TokenSecret); err != nil {
+		return unauthorized("Invalid signature: %v", err)
+	}
+	// A replayed read gives its sender nothing the first answer did not; a replayed write
+	// would act twice, so writes record their nonce durably before they act.
+	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
+	fresh, err := s.nonces.use(r.Context(), op.Token, op.Nonce, stamp, !safe)
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return unauthorized("Nonce already used: oauth_nonce %s was seen before with this token (replayed request)", op.Nonce)
+	}
+	req.token, req.user = tok, user
+	return nil
 }
 
 func unauthorized(format string, args ...any) error {

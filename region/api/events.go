@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"maasgo/region/store"
@@ -46,15 +47,18 @@ func queryEvents(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
+		// A user sees the events of the machines they may see, as upstream.
+		ms = slices.DeleteFunc(ms, func(m store.Machine) bool { return !visible(req.user, &m) })
+		restricted := len(f.SystemIDs) > 0 || len(f.Hostnames) > 0 || !req.user.IsAdmin
 		byID := map[int64]*store.Machine{}
 		ef := store.EventFilter{Level: level, AfterID: after, Limit: int(limit)}
 		for i := range ms {
 			byID[ms[i].ID] = &ms[i]
-			if len(f.SystemIDs) > 0 || len(f.Hostnames) > 0 {
+			if restricted {
 				ef.NodeIDs = append(ef.NodeIDs, ms[i].ID)
 			}
 		}
-		if (len(f.SystemIDs) > 0 || len(f.Hostnames) > 0) && len(ef.NodeIDs) == 0 {
+		if restricted && len(ef.NodeIDs) == 0 {
 			return nil
 		}
 		evs, err := tx.Events(ef)

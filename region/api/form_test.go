@@ -41,7 +41,7 @@ func TestParseParams(t *testing.T) {
 		{name: "json", method: "POST", target: "/x", ct: "application/json", body: "{}", err: "unsupported Content-Type"},
 		{name: "no boundary", method: "POST", target: "/x", ct: "multipart/form-data", body: raw, err: "without a boundary"},
 		{name: "bad query", method: "GET", target: "/x?a=%zz", err: "malformed query"},
-		{name: "too large", method: "POST", target: "/x", ct: "application/x-www-form-urlencoded", body: "a=" + strings.Repeat("x", 100), err: "too large"},
+		{name: "too large", method: "POST", target: "/x", ct: "application/x-www-form-urlencoded", body: "a=" + strings.Repeat("x", 100), err: "larger than the limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			limit := int64(1024)

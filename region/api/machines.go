@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -118,6 +119,7 @@ func readMachines(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
+		ms = slices.DeleteFunc(ms, func(m store.Machine) bool { return !visible(req.user, &m) })
 		det, err := details(tx, ms)
 		if err != nil {
 			return err
@@ -131,14 +133,25 @@ func readMachines(req *request) (any, error) {
 	return out, err
 }
 
-// loadMachine reads the machine named in the path, with a 404 naming it when it is unknown.
+// loadMachine reads the machine named in the path, with a 404 naming it when it is unknown,
+// and checks that the caller may do the action on it (a 403 otherwise, as upstream).
 func loadMachine(tx *store.Tx, req *request) (*store.Machine, error) {
 	id := req.path["system_id"]
 	m, err := tx.MachineBySystemID(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFoundf("No machine with system ID %s.", id)
 	}
-	return m, err
+	if err != nil {
+		return nil, err
+	}
+	perm := nodeNone
+	if req.action != nil {
+		perm = req.action.node
+	}
+	if err := mayAct(req.user, m, perm); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // viewMachine renders one machine after a change.
@@ -337,16 +350,34 @@ func isRegistered(req *request) (any, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.InterfaceByMAC(mac); err == nil {
+			i, err := tx.InterfaceByMAC(mac)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			m, err := tx.MachineByID(i.NodeID)
+			if err != nil {
+				return err
+			}
+			if registeredFor(req.user, m.Status) {
 				found = true
 				return nil
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
 			}
 		}
 		return nil
 	})
 	return found, err
+}
+
+// registeredFor says whether a machine in status st counts as registered for the caller: as
+// upstream, an anonymous caller (a machine enlisting) is not told of New, Commissioning or
+// Retired machines.
+func registeredFor(u *store.User, st wire.NodeStatus) bool {
+	if st == wire.NodeRetired {
+		return false
+	}
+	return u != nil || (st != wire.NodeNew && st != wire.NodeCommissioning)
 }
 
 func updateMachine(req *request) (any, error) {
@@ -447,6 +478,9 @@ func deployMachine(req *request) (any, error) {
 	hwSync, err := p.Bool("enable_hw_sync", false)
 	if err != nil {
 		return nil, err
+	}
+	if kvm && !req.user.IsAdmin {
+		return nil, forbidden("Only administrators can deploy VM hosts (install_kvm).")
 	}
 	opts := lifecycle.DeployOptions{OSystem: p.Get("osystem"), DistroSeries: p.Get("distro_series"),
 		HWEKernel: p.Get("hwe_kernel"), InstallKVM: kvm, EnableHWSync: hwSync}

@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -73,23 +73,20 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 	}
 }
 
-// withNode authenticates the request as a machine and runs fn.
+// withNode authenticates the request as a machine, from its headers, then reads its body and
+// runs fn.
 func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*request, *store.Machine) (any, error)) {
-	p, err := parseParams(r, s.maxBody(), true)
+	p, err := parseQuery(r)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
-			s.writeError(w, r, err)
-			return
-		}
 		writeText(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	req := &request{s: s, r: r, ctx: r.Context(), params: p}
-	tok, _, err := s.authenticate(r, p)
-	if err != nil {
+	if err := s.authenticateRequest(req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	tok := req.token
 	if tok == nil {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, "Authentication required: sign the request with the machine's token."))
 		return
@@ -98,7 +95,10 @@ func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*reque
 		s.writeError(w, r, forbidden("Not authenticated as a known node."))
 		return
 	}
-	req.token = tok
+	if err := p.readBody(r, bodyLimits{body: s.maxBody(), fields: min(s.maxForm(), s.maxBody()), files: s.maxBody(), json: s.maxBody()}); err != nil {
+		s.writeBodyError(w, r, err)
+		return
+	}
 	var m *store.Machine
 	err = s.store.View(r.Context(), func(tx *store.Tx) (err error) {
 		m, err = tx.MachineByID(*tok.NodeID)
@@ -113,7 +113,7 @@ func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*reque
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeValue(w, v)
+	s.writeValue(w, r, v)
 }
 
 func metaData(m *store.Machine, key string) (any, error) {
@@ -430,6 +430,10 @@ func (s *Server) statusWebhook(req *request, m *store.Machine) (any, error) {
 		return nil, badRequest("Missing parameter(s) in status payload: %s", strings.Join(missing, ", "))
 	}
 	failed := ev.Result == "FAIL" || ev.Result == "FAILURE"
+	// What the files inflate to is stored, so it is bounded like an upload: per request, by
+	// the body limit, whatever their compressed size.
+	limit := s.maxBody()
+	left := limit
 	files := map[string][]byte{}
 	for _, f := range ev.Files {
 		if f.Content == nil {
@@ -442,17 +446,30 @@ func (s *Server) statusWebhook(req *request, m *store.Machine) (any, error) {
 		if err != nil {
 			return nil, badRequest("Invalid base64 in file %s: %v", f.Path, err)
 		}
-		if f.Compression == "bzip2" {
-			if data, err = bunzip2(data); err != nil {
+		switch f.Compression {
+		case "bzip2":
+			if data, err = bunzip2(data, left); err != nil {
+				if errors.Is(err, errBodyTooLarge) {
+					return nil, &tooLargeError{"files of the status event, inflated,", limit}
+				}
 				return nil, badRequest("Invalid bzip2 data in file %s: %v", f.Path, err)
 			}
+		case "", "none":
+		default:
+			return nil, badRequest("Invalid compression %q of file %s: only bzip2 is accepted", f.Compression, f.Path)
 		}
-		name := f.Path
-		if name == "" {
+		if left -= int64(len(data)); left < 0 {
+			return nil, &tooLargeError{"files of the status event, inflated,", limit}
+		}
+		// Files are named by their base name (curtin sends /tmp/install.log); the signal checks it.
+		name := path.Base(f.Path)
+		if f.Path == "" {
 			name = f.Name
 		}
 		files[name] = data
 	}
+	ev.Files = nil
+	req.params.JSON = nil
 	err := s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := tx.MachineByID(m.ID)
 		if err != nil {
@@ -467,6 +484,7 @@ func (s *Server) statusWebhook(req *request, m *store.Machine) (any, error) {
 	return noContent{}, nil
 }
 
-func bunzip2(b []byte) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(bzip2.NewReader(bytes.NewReader(b)), 256<<20))
+// bunzip2 inflates b, failing with errBodyTooLarge past limit bytes.
+func bunzip2(b []byte, limit int64) ([]byte, error) {
+	return readAtMost(bzip2.NewReader(bytes.NewReader(b)), limit, "inflated file")
 }

@@ -20,8 +20,9 @@ func powerMachine(on bool) func(*request) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.OwnerID != nil && *m.OwnerID != req.user.ID && !req.user.IsAdmin {
-			return nil, forbidden("Machine %s is owned by %s.", m.SystemID, m.Owner)
+		if on && m.OwnerID == nil {
+			// As upstream: only an allocated machine is powered on through the API.
+			return nil, conflict("Can't start node: it hasn't been allocated.")
 		}
 		drv, derr := req.s.opts.Power.For(m.PowerType)
 		if derr == nil {

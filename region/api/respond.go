@@ -81,8 +81,16 @@ type (
 	}
 )
 
-func (s *Server) writeValue(w http.ResponseWriter, v any) {
+// streamer is a response that writes itself, such as a large download that must not be
+// built in memory first. It runs after the handler's transactions have ended.
+type streamer interface {
+	stream(w http.ResponseWriter, r *http.Request)
+}
+
+func (s *Server) writeValue(w http.ResponseWriter, r *http.Request, v any) {
 	switch v := v.(type) {
+	case streamer:
+		v.stream(w, r)
 	case textResponse:
 		writeText(w, http.StatusOK, string(v))
 	case noContent:
@@ -149,10 +157,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrNotFound):
 		writeText(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, errBodyTooLarge):
-		writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than the limit of %d bytes", s.maxBody()))
+		msg := err.Error()
+		if !errors.As(err, new(*tooLargeError)) {
+			msg = fmt.Sprintf("request body larger than the limit of %d bytes", s.maxBody())
+		}
+		writeText(w, http.StatusRequestEntityTooLarge, strings.ToUpper(msg[:1])+msg[1:]+".")
+	case store.IsDiskFull(err):
+		s.log().Error("database out of disk space", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeText(w, http.StatusInsufficientStorage, "The region's database is out of disk space: nothing was changed. Free space on the region's disk and send the request again.")
 	default:
-		s.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		writeText(w, http.StatusInternalServerError, "internal error: "+err.Error())
+		// The details (database errors may name files) go to the log, not to the client.
+		ref := store.RandomString(8, "abcdefghijklmnopqrstuvwxyz0123456789")
+		s.log().Error("request failed", "ref", ref, "method", r.Method, "path", r.URL.Path, "err", err)
+		writeText(w, http.StatusInternalServerError, "Internal error (reference "+ref+"): the region's log has the details.")
 	}
 }
 

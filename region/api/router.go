@@ -26,7 +26,9 @@ type action struct {
 	doc    string
 	params []param
 	access access
-	fn     func(*request) (any, error)
+	// node is what the action needs of the machine its path names (nodeNone elsewhere).
+	node nodePerm
+	fn   func(*request) (any, error)
 }
 
 // param documents one parameter in an action's doc, which is how the upstream CLI learns

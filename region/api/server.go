@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ type Server struct {
 	handlers []*handler
 	signals  lifecycle.Signals
 	agent    *agentFiles
+	nonces   *nonceCache
+	// heavy bounds the downloads that compress or assemble large outputs at once.
+	heavy chan struct{}
 }
 
 // Options tune a Server. Zero values take defaults.
@@ -29,6 +33,8 @@ type Options struct {
 	Log *slog.Logger
 	// MaxBody bounds request bodies (default 128 MiB).
 	MaxBody int64
+	// MaxForm bounds urlencoded bodies and multipart fields, files apart (default 8 MiB).
+	MaxForm int64
 	// Now is the clock (tests set it).
 	Now func() time.Time
 	// Version is reported by version/.
@@ -39,6 +45,11 @@ type Options struct {
 	Power power.Drivers
 	// AgentDir holds the agent binaries, maas-run-scripts-linux-<arch>.
 	AgentDir string
+	// IdleTimeout bounds how long a body read or a response write may make no progress
+	// (default DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	// MaxHeavyDownloads bounds the result downloads served at once (default: the CPU count).
+	MaxHeavyDownloads int
 }
 
 // New builds the server over an open store.
@@ -49,9 +60,18 @@ func New(st *store.Store, opts Options) *Server {
 	if s.opts.Power == nil {
 		s.opts.Power = power.Default()
 	}
-	s.agent = &agentFiles{dir: opts.AgentDir}
+	s.agent = newAgentFiles(opts.AgentDir, s.log)
+	s.nonces = newNonceCache(st, s.log, s.now)
+	n := opts.MaxHeavyDownloads
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	s.heavy = make(chan struct{}, n)
 	return s
 }
+
+// ReloadAgents opens and hashes the agent builds again, after an upgrade (SIGHUP).
+func (s *Server) ReloadAgents() { s.agent.Reload() }
 
 func (s *Server) log() *slog.Logger {
 	if s.opts.Log == nil {
@@ -74,6 +94,13 @@ func (s *Server) maxBody() int64 {
 	return 128 << 20
 }
 
+func (s *Server) maxForm() int64 {
+	if s.opts.MaxForm > 0 {
+		return s.opts.MaxForm
+	}
+	return 8 << 20
+}
+
 // request is one API call being served.
 type request struct {
 	s      *Server
@@ -81,6 +108,7 @@ type request struct {
 	ctx    context.Context
 	params *Params
 	path   map[string]string
+	action *action      // the action being served
 	user   *store.User  // the caller, nil when anonymous
 	token  *store.Token // the token the call was signed with
 }
@@ -97,25 +125,34 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 // ServeHTTP routes a request. Runs of slashes in the path count as one (maas-signal sends
-// /MAAS/metadata//2012-03-01/, protocol.md §1).
+// /MAAS/metadata//2012-03-01/, protocol.md §1). Every body read and response write is bounded
+// in time: see deadlines.go.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	rc := http.NewResponseController(w)
+	dw := &deadlineWriter{statusWriter: sw, rc: rc, idle: s.idleTimeout()}
+	dw.extend()
+	if hasBody(r) {
+		r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, idle: s.idleTimeout(), end: start.Add(s.bodyTimeout())}
+	}
+	w = dw
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	path := cleanPath(r.URL.Path)
 	switch {
 	case path == "/MAAS/api/2.0/describe/" || path == "/MAAS/api/2.0/describe":
-		s.describe(sw, r)
+		s.describe(w, r)
 	case strings.HasPrefix(path, "/MAAS/api/2.0/"):
-		s.serveAPI(sw, r, path)
+		s.serveAPI(w, r, path)
 	case path == "/MAAS/metadata" || strings.HasPrefix(path, "/MAAS/metadata/"):
-		s.serveMetadata(sw, r, path)
+		s.serveMetadata(w, r, path)
 	case path == "/MAAS/maas-run-scripts" || strings.HasPrefix(path, "/MAAS/maas-run-scripts/") ||
 		strings.HasPrefix(path, "/MAAS/machine-resources/") || path == "/MAAS/machine-resources":
-		s.serveAgent(sw, r, path)
+		s.serveAgent(w, r, path)
 	case path == "/MAAS" || path == "/MAAS/" || path == "/":
-		writeText(sw, http.StatusOK, "MAAS region: API at /MAAS/api/2.0/, metadata at /MAAS/metadata/\n")
+		writeText(w, http.StatusOK, "MAAS region: API at /MAAS/api/2.0/, metadata at /MAAS/metadata/\n")
 	default:
-		writeText(sw, http.StatusNotFound, "Not found: "+path)
+		writeText(w, http.StatusNotFound, "Not found: "+path)
 	}
 	s.log().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start))
 }
@@ -142,54 +179,107 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		writeText(w, http.StatusNotFound, "Unknown API endpoint: "+path)
 		return
 	}
-	p, err := parseParams(r, s.maxBody(), false)
+	p, err := parseQuery(r)
 	if err != nil {
-		if errors.Is(err, errBodyTooLarge) {
-			s.writeError(w, r, err)
-			return
-		}
 		writeText(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	req := &request{s: s, r: r, ctx: r.Context(), params: p, path: vals}
+	// Who is calling is known from the headers (and the query) before the body is read;
+	// only an urlencoded body that HMAC-SHA1 signs is read first, within the form limit.
+	if err := s.authenticateRequest(req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.token == nil && !h.allows(r.Method, anonymous) {
+		s.writeError(w, r, errorf(http.StatusUnauthorized, "Authentication required: sign the request with an API key (OAuth 1.0, PLAINTEXT or HMAC-SHA1)."))
 		return
 	}
 	op := p.Values.Get("op")
 	if op == "" {
 		op = pathOp
 	}
-	a := h.find(r.Method, op)
-	if a == nil {
-		writeText(w, http.StatusBadRequest, "Unrecognised signature: method="+r.Method+" op="+op)
+	// When the query or the path names the action (or there is no body to name it), its
+	// access is checked before the body is read.
+	var a *action
+	if op != "" || !hasBody(r) {
+		a = h.find(r.Method, op)
+	}
+	if a != nil {
+		if err := checkAccess(req, a); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if err := p.readBody(r, s.limitsFor(req)); err != nil {
+		s.writeBodyError(w, r, err)
 		return
 	}
-	req := &request{s: s, r: r, ctx: r.Context(), params: p, path: vals}
-	if err := s.authorize(req, a); err != nil {
-		s.writeError(w, r, err)
-		return
+	if op = p.Values.Get("op"); op == "" {
+		op = pathOp
 	}
+	if a == nil || a.op != op {
+		if a = h.find(r.Method, op); a == nil {
+			writeText(w, http.StatusBadRequest, "Unrecognised signature: method="+r.Method+" op="+op)
+			return
+		}
+		if err := checkAccess(req, a); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	req.action = a
 	v, err := a.fn(req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeValue(w, v)
+	s.writeValue(w, r, v)
 }
 
-// authorize authenticates the request and checks the action's access level.
-func (s *Server) authorize(req *request, a *action) error {
-	tok, user, err := s.authenticate(req.r, req.params)
-	if err != nil {
-		return err
+// writeBodyError answers a body that could not be read: 413 past a limit, 400 otherwise.
+func (s *Server) writeBodyError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errBodyTooLarge) {
+		s.writeError(w, r, err)
+		return
 	}
-	req.token, req.user = tok, user
+	writeText(w, http.StatusBadRequest, err.Error())
+}
+
+// limitsFor bounds the body of a request by who sent it: anonymous requests may send little.
+func (s *Server) limitsFor(req *request) bodyLimits {
+	if req.token == nil {
+		return bodyLimits{body: anonymousBody, fields: anonymousBody}
+	}
+	return bodyLimits{body: s.maxBody(), fields: min(s.maxForm(), s.maxBody()), files: s.maxBody()}
+}
+
+// anonymousBody bounds what an unauthenticated request may send: enough for any anonymous
+// call's parameters.
+const anonymousBody = 64 << 10
+
+// allows reports whether any of the handler's actions for method has the access level.
+func (h *handler) allows(method string, level access) bool {
+	for _, a := range h.actions {
+		if a.method == method && a.access == level {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAccess checks the action's access level against the authenticated caller.
+func checkAccess(req *request, a *action) error {
 	if a.access == anonymous {
 		return nil
 	}
-	if tok == nil {
+	if req.token == nil {
 		return errorf(http.StatusUnauthorized, "Authentication required: sign the request with an API key (OAuth 1.0, PLAINTEXT or HMAC-SHA1).")
 	}
-	if user == nil {
+	if req.user == nil {
 		return forbidden("Machine tokens cannot use the API: they may only reach their own machine's metadata.")
 	}
-	if a.access == authAdmin && !user.IsAdmin {
+	if a.access == authAdmin && !req.user.IsAdmin {
 		return forbidden("You do not have permission to %s: administrators only.", describeAction(a))
 	}
 	return nil

@@ -404,6 +404,7 @@ func StartCommissioning(tx *store.Tx, m *store.Machine, opts CommissionOptions, 
 		return err
 	}
 	m.CurrentCommissioningSet, m.CurrentTestingSet = &cset.ID, &tset.ID
+	claim(m, by)
 	m.EnableSSH, m.SkipNetworking, m.SkipStorage = opts.EnableSSH, opts.SkipNetworking, opts.SkipStorage
 	m.ErrorDescription = ""
 	if err := tx.UpdateMachine(m); err != nil {
@@ -444,6 +445,7 @@ func StartTesting(tx *store.Tx, m *store.Machine, named []string, in ParamInputs
 		return err
 	}
 	m.CurrentTestingSet = &tset.ID
+	claim(m, by)
 	m.EnableSSH = enableSSH
 	m.ErrorDescription = ""
 	if err := tx.UpdateMachine(m); err != nil {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"maasgo/region/store"
 	"maasgo/wire"
@@ -26,6 +28,27 @@ type Signal struct {
 	Files           map[string][]byte
 	PowerType       string
 	PowerParameters map[string]any
+}
+
+// maxResultName bounds the name of a result file a machine uploads.
+const maxResultName = 255
+
+// ValidateResultName checks the name of a file a machine uploads, which names a script
+// result and becomes a file name in downloads: one path component of printable characters.
+func ValidateResultName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a result file has no name")
+	case len(name) > maxResultName:
+		return fmt.Errorf("result file name %.40q… is longer than %d bytes", name, maxResultName)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("result file name %q is not valid UTF-8", name)
+	case name == "." || name == ".." || strings.ContainsAny(name, "/\\"):
+		return fmt.Errorf("result file name %q is not a plain file name: it may not contain / or \\ or be . or ..", name)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("result file name %q contains control characters", name)
+	}
+	return nil
 }
 
 // ResultHook is told about every result a signal stores, inside the signal's transaction, so
@@ -119,6 +142,11 @@ func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig Signal) error {
 			return &FieldError{Field: "status", Msg: "This field is required."}
 		}
 		return &FieldError{Field: "status", Msg: fmt.Sprintf("Unknown status: '%s'", sig.Status)}
+	}
+	for name := range sig.Files {
+		if err := ValidateResultName(name); err != nil {
+			return &FieldError{Field: "files", Msg: err.Error()}
+		}
 	}
 	switch m.Status {
 	case wire.NodeBroken, wire.NodeFailedCommissioning, wire.NodeFailedDeployment, wire.NodeReady,

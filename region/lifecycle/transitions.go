@@ -78,7 +78,8 @@ func StateErrorf(format string, args ...any) error {
 }
 
 // SetStatus moves m to status to, checking the transition, and keeps the previous status.
-// The caller saves m.
+// A New or Ready machine has no owner: whoever commissioned or tested it owned it only
+// meanwhile, as upstream. The caller saves m.
 func SetStatus(m *store.Machine, to wire.NodeStatus) error {
 	if !Allowed(m.Status, to) {
 		return StateErrorf("Machine %s cannot go from %s to %s.", m.Hostname, m.Status.Label(), to.Label())
@@ -87,7 +88,18 @@ func SetStatus(m *store.Machine, to wire.NodeStatus) error {
 		m.PreviousStatus = m.Status
 		m.Status = to
 	}
+	if to == wire.NodeNew || to == wire.NodeReady {
+		m.OwnerID, m.Owner = nil, ""
+	}
 	return nil
+}
+
+// claim makes by the owner of an unowned machine while it is commissioned or tested, so that
+// other users may not abort or change it meanwhile (upstream does the same).
+func claim(m *store.Machine, by *store.User) {
+	if m.OwnerID == nil && by != nil {
+		m.OwnerID, m.Owner = &by.ID, by.Username
+	}
 }
 
 // Abort stops a commissioning, a test or a deployment: the machine returns to where it was

@@ -204,6 +204,9 @@ func (r *Region) Restart() {
 	r.start(u.Host)
 }
 
+// Pid is the running region's process id.
+func (r *Region) Pid() int { return r.cmd.Process.Pid }
+
 // Logs returns what the region wrote so far.
 func (r *Region) Logs() string { return r.logs.String() }
 

@@ -141,3 +141,14 @@ func (e *postgresEngine) retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
+
+// IsDiskFull reports whether err says the database ran out of disk space: SQLite's
+// SQLITE_FULL, or PostgreSQL's disk_full (53100).
+func IsDiskFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_FULL
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53100"
+}

@@ -201,6 +201,33 @@ func (t *Tx) UseNonce(tokenKey, nonce string, ts time.Time) (bool, error) {
 	return n == 1, err
 }
 
+// NonceSeen reports whether a nonce was recorded with a token.
+func (t *Tx) NonceSeen(tokenKey, nonce string) (bool, error) {
+	var n int
+	err := t.queryRow(`SELECT COUNT(*) FROM nonces WHERE token_key = ? AND nonce = ?`, tokenKey, nonce).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up nonce: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Nonce is one nonce seen with a token at a request's timestamp.
+type Nonce struct {
+	TokenKey, Nonce string
+	TS              time.Time
+}
+
+// RecordNonces records nonces already accepted; ones recorded before are left as they are.
+func (t *Tx) RecordNonces(ns []Nonce) error {
+	for _, n := range ns {
+		if _, err := t.exec(`INSERT INTO nonces (token_key, nonce, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			n.TokenKey, n.Nonce, micros(n.TS)); err != nil {
+			return fmt.Errorf("record nonce: %w", err)
+		}
+	}
+	return nil
+}
+
 // PruneNonces forgets nonces recorded before cutoff.
 func (t *Tx) PruneNonces(cutoff time.Time) (int64, error) {
 	r, err := t.exec(`DELETE FROM nonces WHERE ts < ?`, micros(cutoff))
