@@ -32,6 +32,12 @@ import (
 // DefaultHeartbeat is upstream's heartbeat interval.
 const DefaultHeartbeat = 120 * time.Second
 
+// DefaultIdleTimeout is how long a download or an upload may go without a byte moving before
+// it fails and is retried: long enough for a loaded region to start answering, short enough
+// that a stalled connection does not hold the run. It bounds stalls, not transfers: a large
+// download over a slow link goes on as long as bytes keep coming.
+const DefaultIdleTimeout = 2 * time.Minute
+
 // DefaultMaxOutput is the default cap of each stored output file. Four capped files fit
 // in the region's default request limit (128 MiB).
 const DefaultMaxOutput = 16 << 20
@@ -105,6 +111,11 @@ type Agent struct {
 	MachineRoot string
 	// Self is the path of the running agent binary, given to scripts as MAAS_RUN_SCRIPTS.
 	Self string
+	// Watchdog is the command line of the watchdog process that kills the scripts when the
+	// runner dies, even by SIGKILL (see reaper.go): the agent binary with ReaperCommand. Nil:
+	// no watchdog; scripts outlive a runner killed with SIGKILL until resume (or the next
+	// run) finds and kills them.
+	Watchdog []string
 	// Env is the environment scripts start from. Nil: the runner's own.
 	Env []string
 	// MaxOutput caps each stored output file in bytes; past it the head and the tail are
@@ -114,6 +125,10 @@ type Agent struct {
 	TimeoutGrace time.Duration
 	// GiveUpAfter stops retrying an upload or download after this long. Zero: never.
 	GiveUpAfter time.Duration
+	// IdleTimeout fails a download that receives nothing for this long, so that it is
+	// retried. The Region's HTTP client has its own (metadata.NewHTTPClient); this one is
+	// for the URL packages wget fetches. Zero: DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Heartbeat is the interval of WORKING signals. Zero: DefaultHeartbeat.
 	Heartbeat time.Duration
 	// Backoff is the retry policy. Zero: DefaultBackoff.
@@ -163,6 +178,9 @@ type Outcome struct {
 	OutDir     string            `json:"out_dir"`
 	// Note explains a problem worth a person's attention (an invalid result file).
 	Note string `json:"note,omitempty"`
+	// OutputLost says the script's output could not be kept whole (the storage directory
+	// was full): the outcome is a failure whatever the script's exit status.
+	OutputLost bool `json:"output_lost,omitempty"`
 	// Resumed says the outcome was recorded by an earlier, interrupted invocation.
 	Resumed bool `json:"-"`
 }
@@ -178,6 +196,9 @@ type Summary struct {
 	Final string
 	// Unsent counts the journal's signals not delivered (all of them with NoSend).
 	Unsent int
+	// Unrecorded counts the signals that could not even be journaled (a full or broken
+	// storage directory): they are not delivered either. The run ends with an error then.
+	Unrecorded int
 	// Elapsed is the wall time of this invocation.
 	Elapsed time.Duration
 }
@@ -196,6 +217,10 @@ func (s Summary) Failed() int {
 // ErrScriptsFailed is returned (wrapped) when a run finished and some scripts failed or timed
 // out.
 var ErrScriptsFailed = errors.New("scripts failed")
+
+// ErrScriptsRefused is returned (wrapped) when the runner refused the region's scripts (a
+// malformed or unsafe tar, a bad index.json); the region was sent FAILED with the reason.
+var ErrScriptsRefused = errors.New("scripts refused")
 
 // ErrNotSent is returned (wrapped) when signals stayed unsent because the runner gave up.
 var ErrNotSent = errors.New("results not sent")
@@ -251,6 +276,9 @@ func (a *Agent) validate() error {
 	if a.MaxOutput == 0 {
 		a.MaxOutput = DefaultMaxOutput
 	}
+	if a.IdleTimeout <= 0 {
+		a.IdleTimeout = DefaultIdleTimeout
+	}
 	if a.InterfaceWait == nil {
 		a.InterfaceWait = []time.Duration{100, 100, 100, 200, 200, 300, 500, 500, 1000, 2000}
 		for i := range a.InterfaceWait {
@@ -278,6 +306,11 @@ func (a *Agent) Run(ctx context.Context) (Summary, error) {
 	}
 	defer unlock()
 	if old, _ := CurrentRun(a.StorageDir); old != "" {
+		// A run killed with its watchdog may have left scripts running: they must not run
+		// beside the new run's copies.
+		if err := a.reapRun(old); err != nil {
+			return Summary{}, err
+		}
 		if n, err := countUnsent(a.StorageDir, old); err == nil && n > 0 {
 			a.Log.Warn("an earlier run has unsent results; maas-run-scripts send uploads them", "run", old, "unsent", n)
 			fmt.Fprintf(a.Out, "Note: run %s has %d unsent signals; `maas-run-scripts send %s` uploads them.\n", old, n, a.StorageDir)

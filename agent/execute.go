@@ -94,9 +94,24 @@ func openSink(o outputFiles, max int64) (*outputSink, error) {
 	return &s, nil
 }
 
-// Close closes the three files and returns the first error.
+// Close closes the three files. Its error, on one line, names every file that could not be
+// kept, and wraps the first one's.
 func (s *outputSink) Close() error {
-	return errors.Join(s.stdout.Close(), s.stderr.Close(), s.combined.Close())
+	var first error
+	var more []string
+	for _, c := range []*cappedFile{s.stdout, s.stderr, s.combined} {
+		if err := c.Close(); err != nil {
+			if first == nil {
+				first = err
+			} else {
+				more = append(more, err.Error())
+			}
+		}
+	}
+	if len(more) > 0 {
+		return fmt.Errorf("%w; %s", first, strings.Join(more, "; "))
+	}
+	return first
 }
 
 // Truncated reports whether any file lost output to the cap.
@@ -120,8 +135,11 @@ const pipeWait = 2 * time.Second
 
 // runProcess runs argv in its own process group with stdin from /dev/null and the output in
 // sink. When timeout (plus grace) passes, the whole group is killed with SIGKILL; so it is
-// when ctx ends. nice lowers the group's priority to 19, as upstream runs scripts.
-func runProcess(ctx context.Context, argv, env []string, timeout, grace time.Duration, sink *outputSink, nice bool) procResult {
+// when ctx ends. nice lowers the group's priority to 19, as upstream runs scripts. started,
+// when set, is called with the leader's pid once it runs, and what it returns once the
+// process and its group are over (see reaper.go).
+func runProcess(ctx context.Context, argv, env []string, timeout, grace time.Duration, sink *outputSink, nice bool,
+	started func(pid int) (ended func())) procResult {
 	runCtx := ctx
 	var cancel context.CancelFunc
 	if timeout > 0 {
@@ -152,6 +170,9 @@ func runProcess(ctx context.Context, argv, env []string, timeout, grace time.Dur
 	if err := cmd.Start(); err != nil {
 		return procResult{ExitStatus: 2, StartErr: err, Diagnosis: diagnoseStart(argv[0], err),
 			Runtime: time.Since(start)}
+	}
+	if started != nil {
+		defer started(cmd.Process.Pid)()
 	}
 	if nice {
 		// Best effort, as upstream's os.nice(40) from nice -20.

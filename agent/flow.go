@@ -37,6 +37,7 @@ type run struct {
 	dir        string // runs/<id>
 	j          *journal.Journal
 	up         *uploader // nil with NoSend
+	watch      *watchdog // nil without one
 	scriptsDir string
 	outDir     string
 	configDir  string
@@ -51,6 +52,8 @@ type run struct {
 	fatal    error
 	cancel   context.CancelFunc
 	final    string
+	// unrecorded counts the signals that could not be journaled, so are not delivered.
+	unrecorded int
 }
 
 // phaseCtx names the phase of a round that a step belongs to.
@@ -96,6 +99,17 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 	}
 	if resumed {
 		fmt.Fprintf(a.Out, "Resuming run %s in %s\n", info.ID, a.StorageDir)
+		if err := a.reapSurvivors(j, "the interrupted run"); err != nil {
+			return Summary{RunID: info.ID}, err
+		}
+	}
+	if len(a.Watchdog) > 0 {
+		w, err := startWatchdog(a.Watchdog, a.Log)
+		if err != nil {
+			a.Log.Warn("no watchdog: scripts would outlive a runner killed with SIGKILL", "error", err)
+		}
+		r.watch = w
+		defer w.stop()
 	}
 
 	var bg sync.WaitGroup
@@ -116,7 +130,7 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 	if ferr := r.fatalErr(); ferr != nil {
 		err = ferr
 	}
-	if r.up != nil && (err == nil || errors.Is(err, ErrScriptsFailed)) {
+	if r.up != nil && (err == nil || errors.Is(err, ErrScriptsFailed) || errors.Is(err, ErrScriptsRefused)) {
 		if werr := r.up.waitIdle(ctx); werr != nil {
 			err = werr
 		}
@@ -124,8 +138,11 @@ func (a *Agent) execute(parent context.Context, info RunInfo, resumed bool) (Sum
 	stopBG()
 	bg.Wait()
 
+	r.mu.Lock()
+	unrecorded := r.unrecorded
+	r.mu.Unlock()
 	sum := Summary{RunID: info.ID, Outcomes: r.sortedOutcomes(), Final: r.final,
-		Unsent: len(j.Unsent(kindSignal)), Elapsed: time.Since(start)}
+		Unsent: len(j.Unsent(kindSignal)), Unrecorded: unrecorded, Elapsed: time.Since(start)}
 	if err == nil && sum.Failed() > 0 {
 		err = fmt.Errorf("%w: %d of %d", ErrScriptsFailed, sum.Failed(), len(sum.Outcomes))
 	}
@@ -176,12 +193,13 @@ func (r *run) runRound(ctx context.Context, round int, idx *Index) (bool, error)
 		r.logf("the region listed commissioning results that already ran; going on with the other scripts")
 	} else if p != nil {
 		fmt.Fprintln(r.a.Out, "Starting commissioning scripts...")
-		fails, err := r.runPhase(ctx, &phaseCtx{round: round, phase: p, allowBMC: true})
+		pc := &phaseCtx{round: round, phase: p, allowBMC: true}
+		fails, err := r.runPhase(ctx, pc)
 		if err != nil {
 			return false, err
 		}
 		if fails > 0 {
-			return false, r.finalSignal(wire.SignalFailed, fmt.Sprintf("%d commissioning scripts failed to run", fails))
+			return false, r.finalSignal(wire.SignalFailed, r.failedMsg(pc, "%d commissioning scripts failed to run", fails))
 		}
 		if !r.noDownload() && len(p.Scripts) > 0 {
 			return true, nil
@@ -202,12 +220,13 @@ func (r *run) runRound(ctx context.Context, round int, idx *Index) (bool, error)
 		}
 		r.emit(fmt.Sprintf("r%d/%s/begin", round, p.Name()), kindSignal, Signal{Status: ph.status}, nil)
 		fmt.Fprintln(r.a.Out, ph.start)
-		fails, err := r.runPhase(ctx, &phaseCtx{round: round, phase: p})
+		pc := &phaseCtx{round: round, phase: p}
+		fails, err := r.runPhase(ctx, pc)
 		if err != nil {
 			return false, err
 		}
 		if fails > 0 {
-			return false, r.finalSignal(wire.SignalFailed, fmt.Sprintf(ph.failed, fails))
+			return false, r.finalSignal(wire.SignalFailed, r.failedMsg(pc, ph.failed, fails))
 		}
 	}
 	return false, r.finalSignal(wire.SignalOK, "All scripts successfully ran")
@@ -239,6 +258,23 @@ func (r *run) finalSignal(status, msg string) error {
 	fmt.Fprintln(r.a.Out, msg)
 	r.emit("final", kindSignal, Signal{Status: status, Error: msg}, nil)
 	return r.fatalErr()
+}
+
+// failedMsg is the final FAILED message of a phase with fails failures: upstream's count
+// (format), then the scripts whose output could not be kept, which the region would
+// otherwise not learn.
+func (r *run) failedMsg(pc *phaseCtx, format string, fails int) string {
+	msg := fmt.Sprintf(format, fails)
+	var lost []string
+	for _, s := range pc.phase.Scripts {
+		if oc, ok := r.recorded(pc, s); ok && oc.OutputLost {
+			lost = append(lost, s.Name)
+		}
+	}
+	if len(lost) > 0 {
+		msg += "; the output of " + strings.Join(lost, ", ") + " could not be kept"
+	}
+	return msg
 }
 
 // runPhase runs one phase's batches and returns how many scripts failed.
@@ -374,7 +410,7 @@ func (r *run) index(ctx context.Context, round int) (*Index, bool, error) {
 	}
 	x, data, err := ReadIndex(indexFile)
 	if err != nil {
-		return nil, false, err
+		return nil, false, r.refuse(err)
 	}
 	if err := writeFileAtomic(snap, data, 0o600); err != nil {
 		return nil, false, fmt.Errorf("save index: %w", err)
@@ -416,7 +452,7 @@ func (r *run) download(ctx context.Context) (bool, error) {
 				return true, nil
 			}
 			if tr.err == nil {
-				return false, fmt.Errorf("scripts tar: %w", err)
+				return false, r.refuse(fmt.Errorf("scripts tar: %w", err))
 			}
 		}
 		if ctx.Err() != nil {
@@ -439,6 +475,20 @@ func (r *run) download(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
+}
+
+// refuse reports scripts the runner will not run (a malformed or unsafe tar, a bad
+// index.json): FAILED with the reason, journaled and delivered like every signal, so that the
+// region fails the machine now and says why instead of waiting for node_timeout. A workload
+// run sends nothing: a deployed machine's FAILED is refused by the region (409) for ever.
+func (r *run) refuse(reason error) error {
+	msg := "Refused the scripts from the region: " + reason.Error()
+	if r.info.Workload {
+		fmt.Fprintln(r.a.Out, msg)
+	} else if err := r.finalSignal(wire.SignalFailed, msg); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrScriptsRefused, reason)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -471,6 +521,11 @@ func (r *run) emit(key, kind string, sig Signal, oc *Outcome) (rec journal.Recor
 	}
 	rec, err := r.j.Append(kind, key, data, files)
 	if err != nil {
+		if kind == kindSignal {
+			r.mu.Lock()
+			r.unrecorded++
+			r.mu.Unlock()
+		}
 		r.setFatal(fmt.Errorf("record %s: %w", key, err))
 		return rec, false
 	}

@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"maasgo/scripts"
 	"maasgo/wire"
@@ -126,12 +128,18 @@ func appendText(o outputFiles, text string) {
 
 // runInstaller runs one installer command into sink.
 func (r *run) runInstaller(ctx context.Context, sink *outputSink, extra io.Writer, argv ...string) *installFailure {
+	return r.runCommand(ctx, sink, extra, nil, argv...)
+}
+
+// runCommand runs one installer command into sink (and extra) with env added to the
+// installers' environment.
+func (r *run) runCommand(ctx context.Context, sink *outputSink, extra io.Writer, env []string, argv ...string) *installFailure {
 	stdout, stderr := sink.Stdout, sink.Stderr
 	if extra != nil {
 		stdout, stderr = teeWriter{stdout, extra}, teeWriter{stderr, extra}
 	}
 	fmt.Fprintf(sink.Stdout, "$ %s\n", strings.Join(argv, " "))
-	rc, err := r.commands().Run(ctx, argv, []string{"DEBIAN_FRONTEND=noninteractive"}, stdout, stderr)
+	rc, err := r.commands().Run(ctx, argv, append([]string{"DEBIAN_FRONTEND=noninteractive"}, env...), stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(sink.Stderr, "%v\n", err)
 		if rc == 0 {
@@ -183,6 +191,9 @@ func (r *run) installSnap(ctx context.Context, pk scripts.Packages, sink *output
 // savingTo matches wget's "Saving to: 'file'" line.
 var savingTo = regexp.MustCompile(`^Saving to: ['‘](.+)['’]$`)
 
+// wgetConnected matches wget's line for a connection made: "Connecting to HOST... connected."
+var wgetConnected = regexp.MustCompile(`^Connecting to .*\.\.\. (connected)\.$`)
+
 // lineWatcher remembers the last line matching re, reading lines of at most 4 KiB.
 type lineWatcher struct {
 	mu   sync.Mutex
@@ -209,21 +220,22 @@ func (w *lineWatcher) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// urlTries bounds the attempts at one URL package when --give-up-after does not: wget's own
+// default number of tries.
+const urlTries = 20
+
+// wgetNetworkFailure is wget's exit status for a network failure: a connection refused or
+// broken, or a read that received nothing for --read-timeout.
+const wgetNetworkFailure = 4
+
 func (r *run) installURL(ctx context.Context, pk scripts.Packages, sink *outputSink, downloadPath string) *installFailure {
 	for _, u := range pk.URL {
-		w := &lineWatcher{re: savingTo}
-		if f := r.runInstaller(ctx, sink, w, "wget", u, "-P", downloadPath); f != nil {
+		file, f := r.fetchURL(ctx, sink, u, downloadPath)
+		if f != nil {
 			return f
 		}
-		w.Write([]byte("\n"))
-		file := w.last
 		if file == "" {
 			continue // wget did not say where it saved the file
-		}
-		if !filepath.IsAbs(file) {
-			if wd, err := os.Getwd(); err == nil {
-				file = filepath.Join(wd, file)
-			}
 		}
 		switch {
 		case isTar(file):
@@ -247,6 +259,53 @@ func (r *run) installURL(ctx context.Context, pk scripts.Packages, sink *outputS
 		}
 	}
 	return nil
+}
+
+// fetchURL downloads u into downloadPath with wget and returns the file wget saved ("" when
+// it did not say). wget reads with the runner's idle timeout, so a server that stops sending
+// fails the attempt instead of holding the run (wget's own default is 15 minutes per read, 20
+// times over). A transfer that broke or stalled after wget reached the server is retried with
+// the runner's backoff, from the start (the partial file is removed), for at most urlTries
+// attempts and no longer than GiveUpAfter; a server that cannot be reached at all (refused,
+// unknown host) fails at once, as wget and upstream do.
+func (r *run) fetchURL(ctx context.Context, sink *outputSink, u, downloadPath string) (string, *installFailure) {
+	readTimeout := "--read-timeout=" + strconv.FormatFloat(r.a.IdleTimeout.Seconds(), 'f', -1, 64)
+	first := time.Now()
+	for attempt := 1; ; attempt++ {
+		saved := &lineWatcher{re: savingTo}
+		reached := &lineWatcher{re: wgetConnected}
+		// LC_ALL=C: the lines watched are wget's English ones.
+		f := r.runCommand(ctx, sink, io.MultiWriter(saved, reached), []string{"LC_ALL=C"},
+			"wget", u, "-P", downloadPath, readTimeout, "--tries=1")
+		saved.Write([]byte("\n"))
+		reached.Write([]byte("\n"))
+		file := saved.last
+		if file != "" && !filepath.IsAbs(file) {
+			if wd, err := os.Getwd(); err == nil {
+				file = filepath.Join(wd, file)
+			}
+		}
+		if f == nil {
+			return file, nil
+		}
+		if f.exit != wgetNetworkFailure || reached.last == "" || ctx.Err() != nil {
+			return "", f
+		}
+		if attempt >= urlTries || (r.a.GiveUpAfter > 0 && time.Since(first) >= r.a.GiveUpAfter) {
+			fmt.Fprintf(sink.Stderr, "download %s: gave up after %d attempts in %s\n", u, attempt, FormatRuntime(time.Since(first)))
+			return "", f
+		}
+		if file != "" {
+			// Left by the failed attempt; the next one would save beside it as FILE.1.
+			_ = os.Remove(file)
+		}
+		d := r.a.Backoff.Delay(attempt)
+		fmt.Fprintf(sink.Stderr, "download %s: the transfer broke or stalled (wget exit %d); retrying in %s\n", u, f.exit, FormatRuntime(d))
+		r.a.Log.Warn("URL package download failed; retrying", "url", u, "exit", f.exit, "in", d.Round(time.Millisecond))
+		if sleepCtx(ctx, d) != nil {
+			return "", f
+		}
+	}
 }
 
 func isTar(file string) bool {

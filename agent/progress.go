@@ -16,6 +16,9 @@ func statusWords(oc Outcome) string {
 	case wire.ScriptPassed:
 		return "passed"
 	case wire.ScriptFailed:
+		if oc.OutputLost {
+			return fmt.Sprintf("failed: output not kept (exit %d)", oc.ExitStatus)
+		}
 		if oc.ExitStatus == 2 && strings.HasPrefix(oc.Note, "Unable to") {
 			return "could not run"
 		}
@@ -96,7 +99,19 @@ func (r *run) printSummary(sum Summary, err error) {
 			fmt.Fprintf(out, "  %s %s: output in %s\n", oc.Name, statusWords(oc), oc.OutDir)
 		}
 	}
+	lost := 0
+	for _, oc := range sum.Outcomes {
+		if oc.OutputLost {
+			lost++
+		}
+	}
+	if lost > 0 {
+		fmt.Fprintf(out, "The output of %d scripts could not be kept (is %s full?); their results are reported failed.\n", lost, r.a.StorageDir)
+	}
 	switch {
+	case sum.Unrecorded > 0:
+		fmt.Fprintf(out, "%d signals could not be recorded in the journal, so are not delivered; %d recorded ones are not delivered yet.\n",
+			sum.Unrecorded, sum.Unsent)
 	case r.a.NoSend:
 		fmt.Fprintf(out, "Results are not sent (--no-send): %d signals are kept in %s; `maas-run-scripts send %s` uploads them.\n",
 			sum.Unsent, r.dir, r.a.StorageDir)
@@ -105,7 +120,10 @@ func (r *run) printSummary(sum Summary, err error) {
 	default:
 		fmt.Fprintln(out, "All results are delivered.")
 	}
-	if err != nil && !errors.Is(err, ErrScriptsFailed) {
+	switch {
+	case errors.Is(err, ErrScriptsRefused):
+		fmt.Fprintf(out, "No script ran: %v.\n", err)
+	case err != nil && !errors.Is(err, ErrScriptsFailed):
 		fmt.Fprintf(out, "The run stopped early (%v); `maas-run-scripts resume %s` finishes it.\n", err, r.a.StorageDir)
 	}
 }

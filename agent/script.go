@@ -50,7 +50,8 @@ func (r *run) runScript(ctx context.Context, pc *phaseCtx, s *Script) {
 		r.fail(pc, s, o, err.Error(), 2, "Failed to execute %s: 2", nil)
 		return
 	}
-	res := runProcess(ctx, inv.Argv, r.env(pc, s, o, inv, hasStarted), inv.Timeout, r.a.TimeoutGrace, sink, r.a.NiceScripts)
+	res := runProcess(ctx, inv.Argv, r.env(pc, s, o, inv, hasStarted), inv.Timeout, r.a.TimeoutGrace, sink, r.a.NiceScripts,
+		r.track(pc, s))
 	closeErr := sink.Close()
 	if ctx.Err() != nil {
 		return // interrupted: resume runs it again
@@ -72,8 +73,21 @@ func (r *run) runScript(ctx context.Context, pc *phaseCtx, s *Script) {
 		}
 	}
 	check := checkResultFile(o.Result, inv.Interface != "")
+	// Output that could not be kept (the storage directory is full, say) means the region
+	// gets less than the script printed: the result is not a pass, and says why. As upstream
+	// does when the BMC configuration cannot be sent, a script that exited 0 is reported
+	// with exit status 1; the message keeps the script's own.
+	lost := closeErr != nil
+	sigExit := exit
+	if lost {
+		r.a.Log.Error("the output of a script could not be kept; its result is failed", "script", s.Name, "error", closeErr)
+		appendText(o, fmt.Sprintf("\n[maas-run-scripts: the output could not be kept: %v]\n", closeErr))
+		if exit == 0 {
+			sigExit = 1
+		}
+	}
 
-	oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, ExitStatus: exit, Runtime: res.Runtime, OutDir: o.Dir}
+	oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, ExitStatus: exit, Runtime: res.Runtime, OutDir: o.Dir, OutputLost: lost}
 	status := wire.SignalWorking
 	var msg string
 	switch {
@@ -81,22 +95,22 @@ func (r *run) runScript(ctx context.Context, pc *phaseCtx, s *Script) {
 		status = wire.SignalTimedOut
 		oc.Status = wire.ScriptTimedOut
 		msg = fmt.Sprintf("Timeout(%s) expired on %s", wire.FormatTimedelta(inv.Timeout), s.MsgName())
-	case exit == 0:
+	case exit == 0 && !lost:
 		oc.Status = wire.ScriptPassed
 		msg = fmt.Sprintf("Finished %s: %d", s.MsgName(), exit)
 	default:
 		oc.Status = wire.ScriptFailed
 		msg = fmt.Sprintf("Finished %s: %d", s.MsgName(), exit)
 	}
-	if check.Status != nil {
+	if check.Status != nil && !lost {
 		oc.Status = *check.Status
 	}
 	var notes []string
+	if lost {
+		notes = append(notes, "its output could not be kept: "+closeErr.Error())
+	}
 	if check.Problem != "" {
 		notes = append(notes, fmt.Sprintf("the result file %s.yaml is invalid: %s", s.Name, check.Problem))
-	}
-	if closeErr != nil {
-		notes = append(notes, closeErr.Error())
 	}
 	if len(notes) > 0 {
 		oc.Note = strings.Join(notes, "; ")
@@ -106,7 +120,7 @@ func (r *run) runScript(ctx context.Context, pc *phaseCtx, s *Script) {
 		r.emit("bmc-config", kindSignal, *bmc, nil)
 	}
 	sig := r.scriptSignal(s, status, msg)
-	sig.ExitStatus = &exit
+	sig.ExitStatus = &sigExit
 	rt := res.Runtime.Seconds()
 	sig.Runtime = &rt
 	sig.Files = existingFiles(s, o, false)

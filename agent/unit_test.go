@@ -580,7 +580,7 @@ func TestDiagnoseStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := runProcess(t.Context(), []string{tt.path}, nil, 0, 0, sink, false)
+		res := runProcess(t.Context(), []string{tt.path}, nil, 0, 0, sink, false, nil)
 		sink.Close()
 		if res.StartErr == nil || res.ExitStatus != 2 || !strings.Contains(res.Diagnosis, tt.want) {
 			t.Errorf("%s: %v exit %d %q; want %q", filepath.Base(tt.path), res.StartErr, res.ExitStatus, res.Diagnosis, tt.want)

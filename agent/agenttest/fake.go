@@ -117,6 +117,10 @@ type Fake struct {
 	netplan  []byte
 	gets     int
 	relist   bool
+	// stallScripts and stallSignals count the requests still to stall (see StallScripts).
+	stallScripts int
+	stallSignals int
+	served       []byte // the tar to serve instead of the offered scripts' (ServeTar)
 
 	conns    atomic.Int64
 	requests atomic.Int64
@@ -221,6 +225,39 @@ func (f *Fake) DropResponses(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.dropNext = n
+}
+
+// StallScripts makes the next n scripts tar downloads stall: the fake sends the headers and
+// half of the body, then nothing more until the client gives up (or the fake stops).
+func (f *Fake) StallScripts(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stallScripts = n
+}
+
+// StallSignals makes the fake store the next n journaled signals (those with an
+// Idempotency-Key; heartbeats are answered) and then stall without answering until the client
+// gives up, as a region that hangs after its work.
+func (f *Fake) StallSignals(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stallSignals = n
+}
+
+// ServeTar makes the fake serve data as the scripts tar instead of building one from the
+// offered scripts (nil goes back to building it): a malformed or malicious tar.
+func (f *Fake) ServeTar(data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.served = data
+}
+
+// stall holds a request until its client goes away or the fake stops.
+func stall(req *http.Request) {
+	select {
+	case <-req.Context().Done():
+	case <-time.After(5 * time.Minute):
+	}
 }
 
 // RelistCommissioning makes the fake list finished commissioning results again, as a
@@ -355,7 +392,7 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch {
 	case req.Method == http.MethodGet && strings.HasPrefix(tail, "maas-scripts"):
-		f.serveScripts(w)
+		f.serveScripts(w, req)
 	case req.Method == http.MethodPost && tail == "":
 		f.serveSignal(w, req)
 	default:
@@ -400,14 +437,38 @@ func (f *Fake) listed() (comm, test []*fakeResult) {
 	return comm, test
 }
 
-func (f *Fake) serveScripts(w http.ResponseWriter) {
+func (f *Fake) serveScripts(w http.ResponseWriter, req *http.Request) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.gets++
-	comm, test := f.listed()
-	if len(comm) == 0 && len(test) == 0 {
+	data, ok := f.served, true
+	if data == nil {
+		data, ok = f.buildTar()
+	}
+	stalls := f.stallScripts > 0
+	if stalls {
+		f.stallScripts--
+	}
+	f.mu.Unlock()
+	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	if stalls {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		stall(req)
+		return
+	}
+	w.Write(data)
+}
+
+// buildTar builds the scripts tar of the listed results; ok is false when none is listed.
+func (f *Fake) buildTar() (data []byte, ok bool) {
+	comm, test := f.listed()
+	if len(comm) == 0 && len(test) == 0 {
+		return nil, false
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -478,8 +539,7 @@ func (f *Fake) serveScripts(w http.ResponseWriter) {
 		tw.Write(f.netplan)
 	}
 	tw.Close()
-	w.Header().Set("Content-Type", "application/x-tar")
-	w.Write(buf.Bytes())
+	return buf.Bytes(), true
 }
 
 func agentFloat(v float64) string {
@@ -570,7 +630,12 @@ func (f *Fake) serveSignal(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			f.mu.Unlock()
+		}
+	}()
 	if f.failNext > 0 {
 		f.failNext--
 		http.Error(w, "region unavailable", http.StatusServiceUnavailable)
@@ -590,6 +655,13 @@ func (f *Fake) serveSignal(w http.ResponseWriter, req *http.Request) {
 		f.keys[rec.Key] = true
 	}
 	f.received = append(f.received, rec)
+	if f.stallSignals > 0 && rec.Key != "" {
+		f.stallSignals--
+		f.mu.Unlock()
+		locked = false
+		stall(req)
+		return
+	}
 	if f.dropNext > 0 {
 		f.dropNext--
 		if hj, ok := w.(http.Hijacker); ok {

@@ -91,6 +91,16 @@ func NewHarness(t testing.TB, region Region) *Harness {
 	return h
 }
 
+// SetIdleTimeout makes the runner's downloads and uploads fail (and be retried) after idle
+// without a byte moving, instead of the default's minutes.
+func (h *Harness) SetIdleTimeout(idle time.Duration) {
+	mdURL, _ := agent.MetadataURL(h.Region.MetadataURL(), agent.DefaultAPIVersion)
+	c := metadata.New(mdURL, h.Region.Credentials())
+	c.HTTP = metadata.NewHTTPClient(idle)
+	h.Agent.Region = c
+	h.Agent.IdleTimeout = idle
+}
+
 // Run runs the runner with a deadline.
 func (h *Harness) Run(t testing.TB) (agent.Summary, error) {
 	t.Helper()
@@ -406,4 +416,19 @@ func scenarioPackages(t *testing.T, r Region) {
 	if got := cmds.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// SmallFS mounts a tmpfs of size (mount's notation, "256k") for the test and returns its
+// directory; it skips the test when it cannot (not root).
+func SmallFS(t testing.TB, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small filesystem needs root")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
 }

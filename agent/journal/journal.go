@@ -2,7 +2,10 @@
 // send. It is an append-only log in a directory: every record is written and fsynced before
 // the caller acts on it, files a record carries are linked (or copied) into the journal first,
 // and a record is marked sent by a later fsynced line. A crash can at worst leave a torn last
-// line, which Open cuts off.
+// line, which Open cuts off; a write that fails (a full disk) is cut off at once.
+//
+// The log keeps room allocated past its end (see reserveSize), so that when the scripts'
+// output fills the storage directory the records that report it can still be written.
 //
 // Layout of a journal directory:
 //
@@ -72,6 +75,9 @@ type Journal struct {
 	sent    map[int64]bool
 	nextSeq int64
 	changed chan struct{} // closed and replaced on every append or sent mark
+	end     int64         // the log's length: where the next line goes
+	reserve int64         // where the room allocated for the log ends (>= end when allocated)
+	noRoom  bool          // the filesystem cannot allocate ahead (fallocate unsupported)
 
 	// Warnings lists problems Open found and skipped (corrupt lines in the middle of the log).
 	Warnings []string
@@ -127,6 +133,8 @@ func Open(dir string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("seek journal %s: %w", path, err)
 	}
+	j.end, j.reserve = good, good
+	j.keepRoom(0)
 	if err := syncDir(dir); err != nil {
 		f.Close()
 		return nil, err
@@ -392,10 +400,49 @@ func (j *Journal) writeLineNoSync(l line) error {
 	buf = fmt.Appendf(buf, "%08x ", crc32.ChecksumIEEE(payload))
 	buf = append(buf, payload...)
 	buf = append(buf, '\n')
-	if _, err := j.f.Write(buf); err != nil {
+	j.keepRoom(int64(len(buf)))
+	n, err := j.f.Write(buf)
+	if err != nil {
+		if n > 0 {
+			// A short write (the disk is full) leaves a torn line, which the next line
+			// would follow and Open would then skip as corrupt: cut it off now.
+			if terr := j.f.Truncate(j.end); terr != nil {
+				return fmt.Errorf("journal: write: %w (and cutting the torn line: %v)", err, terr)
+			}
+			if _, serr := j.f.Seek(j.end, io.SeekStart); serr != nil {
+				return fmt.Errorf("journal: write: %w (and cutting the torn line: %v)", err, serr)
+			}
+		}
 		return fmt.Errorf("journal: write: %w", err)
 	}
+	j.end += int64(n)
 	return nil
+}
+
+// Room kept allocated past the end of the log, without changing its size
+// (FALLOC_FL_KEEP_SIZE): records are small (under a kilobyte), so this holds the reports of
+// a hundred scripts even when their output has filled the storage directory. It is renewed
+// to reserveSize whenever less than reserveLow is left, while the disk still has room.
+const (
+	reserveSize = 128 << 10
+	reserveLow  = 64 << 10
+)
+
+// keepRoom makes sure that room stays allocated past the end of the log for the next line of
+// size n and for the reserve, as far as the filesystem allows: a failure here is not an
+// error (the write itself says whether the line fits).
+func (j *Journal) keepRoom(n int64) {
+	if j.noRoom || j.reserve-j.end >= n+reserveLow {
+		return
+	}
+	const keepSize = 0x01 // FALLOC_FL_KEEP_SIZE
+	err := syscall.Fallocate(int(j.f.Fd()), keepSize, j.end, n+reserveSize)
+	switch {
+	case err == nil:
+		j.reserve = j.end + n + reserveSize
+	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS):
+		j.noRoom = true
+	}
 }
 
 // MarkSent records that record seq was delivered, then drops the copies of its files. The
@@ -484,12 +531,15 @@ func (j *Journal) Unsent(kind string) []Record {
 	return out
 }
 
-// Close closes the log.
+// Close closes the log and gives back the room it kept past its end.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
 		return nil
+	}
+	if j.reserve > j.end {
+		_ = j.f.Truncate(j.end) // truncating to the same size frees the blocks past it
 	}
 	err := j.f.Close()
 	j.f = nil

@@ -28,8 +28,8 @@ type Client struct {
 	URL string
 	// Signer signs requests and learns the region's clock skew.
 	Signer *wire.Signer
-	// HTTP is the HTTP client. Nil: one with connect and header timeouts but no overall
-	// timeout (uploads may be large).
+	// HTTP is the HTTP client. Nil: DefaultHTTPClient (an idle timeout on every read and
+	// write, no overall timeout: uploads may be large).
 	HTTP *http.Client
 	// UserAgent is sent with every request.
 	UserAgent string
@@ -42,15 +42,79 @@ func New(u string, creds wire.Credentials) *Client {
 	return &Client{URL: u, Signer: &wire.Signer{Creds: creds}, HTTP: DefaultHTTPClient(), UserAgent: "maas-run-scripts"}
 }
 
-// DefaultHTTPClient is an HTTP client for the runner: proxies from the environment, 30 s to
-// connect, 5 min for the region to start answering.
-func DefaultHTTPClient() *http.Client {
+// DefaultHTTPClient is NewHTTPClient(agent.DefaultIdleTimeout).
+func DefaultHTTPClient() *http.Client { return NewHTTPClient(agent.DefaultIdleTimeout) }
+
+// NewHTTPClient is an HTTP client for the runner: proxies from the environment, 30 s to
+// connect, 5 min for the region to start answering, and idle (when positive) as the longest
+// a connection may go without a byte read or written while a request waits on it. The idle
+// timeout is not a limit on a whole request: a large download over a slow link goes on as
+// long as bytes keep coming, but a region that stops sending in the middle of a body (or
+// stops reading an upload) fails the request within idle, and the caller retries it.
+func NewHTTPClient(idle time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = dialer.DialContext
+	if idle > 0 {
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &idleConn{Conn: c, idle: idle}, nil
+		}
+	}
 	tr.ResponseHeaderTimeout = 5 * time.Minute
 	tr.MaxIdleConnsPerHost = 2
 	return &http.Client{Transport: tr}
 }
+
+// idleConn is a connection whose every read and write must make progress within idle: each
+// one moves the deadline of both directions to idle from now. Moving both matters: the
+// transport's read of the answer is already pending while the request is written, and must
+// not time out while the upload is still flowing.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.idle))
+	n, err := c.Conn.Read(p)
+	return n, c.wrap("read from", err)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.idle))
+	n, err := c.Conn.Write(p)
+	return n, c.wrap("write to", err)
+}
+
+func (c *idleConn) wrap(op string, err error) error {
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return &IdleError{Op: op, Addr: c.RemoteAddr().String(), Idle: c.idle, Err: err}
+}
+
+// IdleError says a connection stalled: nothing was read or written for Idle.
+type IdleError struct {
+	Op   string // "read from" or "write to"
+	Addr string
+	Idle time.Duration
+	Err  error
+}
+
+func (e *IdleError) Error() string {
+	return fmt.Sprintf("%s %s: stalled, nothing for %s (idle timeout)", e.Op, e.Addr, e.Idle)
+}
+
+func (e *IdleError) Unwrap() error { return e.Err }
+
+// Timeout and Temporary make an IdleError a net.Error that timed out, as the deadline error
+// it wraps.
+func (e *IdleError) Timeout() bool   { return true }
+func (e *IdleError) Temporary() bool { return true }
 
 func (c *Client) client() *http.Client {
 	if c.HTTP == nil {

@@ -152,3 +152,133 @@ func TestScriptsDownload(t *testing.T) {
 		t.Errorf("403: %v", err)
 	}
 }
+
+// withDeadline runs f with a context that ends after d, and fails the test when f was still
+// waiting then: the old client hung for ever on a stalled region.
+func withDeadline(t *testing.T, d time.Duration, f func(ctx context.Context)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	f(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("still waiting after %s: a stalled connection holds the client", d)
+	}
+}
+
+// stallingServer serves handler; the handler's stalls end when the client goes away or the
+// test ends.
+func stallingServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Request, stall func())) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler(w, r, func() {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+	}))
+	t.Cleanup(func() { close(release); srv.CloseClientConnections(); srv.Close() })
+	return srv
+}
+
+// TestIdleTimeout checks that every way a region can stall (in the middle of a body, before
+// the answer, while an upload is sent) fails the request within the idle timeout, with an
+// error that says so, and that a slow but steady body is not cut (the timeout is an idle
+// one, not a limit on the transfer).
+func TestIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	checkIdle := func(t *testing.T, err error, start time.Time) {
+		t.Helper()
+		var ie *IdleError
+		if !errors.As(err, &ie) || ie.Idle != idle || !strings.Contains(err.Error(), "stalled, nothing for 300ms") {
+			t.Errorf("err %v; want an IdleError of %s", err, idle)
+		}
+		if d := time.Since(start); d > idle+2*time.Second {
+			t.Errorf("the stall was noticed after %s; idle timeout %s", d, idle)
+		}
+	}
+	t.Run("body", func(t *testing.T) {
+		srv := stallingServer(t, func(w http.ResponseWriter, r *http.Request, stall func()) {
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 400))
+			w.(http.Flusher).Flush()
+			stall()
+		})
+		c := New(srv.URL+"/", wire.Credentials{})
+		c.HTTP = NewHTTPClient(idle)
+		withDeadline(t, 10*time.Second, func(ctx context.Context) {
+			body, ok, err := c.Scripts(ctx)
+			if err != nil || !ok {
+				t.Errorf("scripts: %v %v", ok, err)
+				return
+			}
+			defer body.Close()
+			start := time.Now()
+			n, err := io.Copy(io.Discard, body)
+			if n != 400 {
+				t.Errorf("read %d bytes before the stall; want 400", n)
+			}
+			checkIdle(t, err, start)
+		})
+	})
+	t.Run("answer", func(t *testing.T) {
+		srv := stallingServer(t, func(w http.ResponseWriter, r *http.Request, stall func()) {
+			io.Copy(io.Discard, r.Body)
+			stall()
+		})
+		c := New(srv.URL+"/", wire.Credentials{})
+		c.HTTP = NewHTTPClient(idle)
+		withDeadline(t, 10*time.Second, func(ctx context.Context) {
+			start := time.Now()
+			checkIdle(t, c.Signal(ctx, agent.Signal{Status: wire.SignalWorking}, ""), start)
+		})
+	})
+	t.Run("upload", func(t *testing.T) {
+		// The region never reads the body: once the socket buffers are full, the upload
+		// stops moving.
+		srv := stallingServer(t, func(w http.ResponseWriter, r *http.Request, stall func()) { stall() })
+		big := filepath.Join(t.TempDir(), "big")
+		f, _ := os.Create(big)
+		f.Truncate(256 << 20) // sparse: larger than any socket buffer, costs no disk
+		f.Close()
+		c := New(srv.URL+"/", wire.Credentials{})
+		c.HTTP = NewHTTPClient(idle)
+		withDeadline(t, 20*time.Second, func(ctx context.Context) {
+			start := time.Now()
+			err := c.Signal(ctx, agent.Signal{Status: wire.SignalWorking, Files: []agent.File{{Name: "x", Path: big}}}, "")
+			var ie *IdleError
+			if !errors.As(err, &ie) {
+				t.Errorf("err %v; want an IdleError", err)
+			}
+			t.Logf("stalled upload failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+		})
+	})
+	t.Run("slow but steady", func(t *testing.T) {
+		srv := stallingServer(t, func(w http.ResponseWriter, r *http.Request, _ func()) {
+			w.Header().Set("Content-Length", "12")
+			for i := 0; i < 12; i++ {
+				w.Write([]byte{'x'})
+				w.(http.Flusher).Flush()
+				time.Sleep(idle / 3)
+			}
+		})
+		c := New(srv.URL+"/", wire.Credentials{})
+		c.HTTP = NewHTTPClient(idle)
+		withDeadline(t, 20*time.Second, func(ctx context.Context) {
+			start := time.Now()
+			body, _, err := c.Scripts(ctx)
+			if err != nil {
+				t.Errorf("scripts: %v", err)
+				return
+			}
+			defer body.Close()
+			b, err := io.ReadAll(body)
+			if err != nil || len(b) != 12 {
+				t.Errorf("a body that kept coming for %s was cut: %d bytes, %v", time.Since(start), len(b), err)
+			}
+			if time.Since(start) < 3*idle {
+				t.Errorf("the body took %s; the test wants it longer than the idle timeout", time.Since(start))
+			}
+		})
+	})
+}

@@ -36,8 +36,12 @@ type apiClient struct {
 	http   *http.Client
 }
 
-// newAPIClient checks the MAAS URL and the API key given on the command line.
-func newAPIClient(maasURL, apiKey string) (*apiClient, error) {
+// newAPIClient checks the MAAS URL and the API key given on the command line. idle is the
+// longest a request may go without a byte moving (the answer's body included).
+func newAPIClient(maasURL, apiKey string, idle time.Duration) (*apiClient, error) {
+	if idle <= 0 {
+		return nil, fmt.Errorf("--idle-timeout must be positive, not %s", idle)
+	}
 	base := strings.TrimRight(strings.TrimSpace(maasURL), "/")
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -47,7 +51,7 @@ func newAPIClient(maasURL, apiKey string) (*apiClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid API key: %w", err)
 	}
-	return &apiClient{base: base, signer: &wire.Signer{Creds: creds}, http: metadata.DefaultHTTPClient()}, nil
+	return &apiClient{base: base, signer: &wire.Signer{Creds: creds}, http: metadata.NewHTTPClient(idle)}, nil
 }
 
 // apiError is an answer other than 200.
@@ -276,6 +280,7 @@ type registerOpts struct {
 	macs        []string
 	baseDir     string
 	machineRoot string
+	idleTimeout time.Duration
 }
 
 // newRegisterMachineCmd builds "register-machine".
@@ -311,11 +316,12 @@ credentials to HOSTNAME-creds.yaml, for report-results. MAAS_URL is the region's
 	fl.MarkHidden("base-dir")
 	fl.StringVar(&o.machineRoot, "machine-root", "", "read /sys below `DIR` to find the network interfaces")
 	fl.MarkHidden("machine-root")
+	addIdleFlag(fl, &o.idleTimeout, true)
 	return cmd
 }
 
 func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey string) error {
-	c, err := newAPIClient(maasURL, apiKey)
+	c, err := newAPIClient(maasURL, apiKey, o.idleTimeout)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"maasgo/agent"
 )
 
 // multiCall maps the names the binary may be installed under to the subcommand that name
@@ -21,7 +26,7 @@ var multiCall = map[string]string{
 // in the commissioning user data).
 func argsForArgv0(argv0 string, args []string) []string {
 	sub, ok := multiCall[filepath.Base(argv0)]
-	if !ok {
+	if !ok || (len(args) > 0 && args[0] == agent.ReaperCommand) {
 		return args
 	}
 	if len(args) > 0 {
@@ -43,6 +48,26 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage: true,
 	}
 	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd(),
-		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd())
+		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd(), newReaperCmd())
 	return cmd
+}
+
+// newReaperCmd builds the hidden watchdog command a run starts (agent.RunReaper): it kills
+// the scripts' process groups when the runner dies without saying it is done.
+func newReaperCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:          agent.ReaperCommand,
+		Short:        "Kill the scripts of a runner that died (started by run, resume and report-results)",
+		Hidden:       true,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE:         func(*cobra.Command, []string) error { return runReaper() },
+	}
+}
+
+// runReaper runs the watchdog on standard input. It ignores the signals a terminal or an
+// init system sends to the runner: it ends with the runner, when standard input closes.
+func runReaper() error {
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
+	return agent.RunReaper(os.Stdin, os.Stderr)
 }

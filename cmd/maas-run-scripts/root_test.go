@@ -19,6 +19,8 @@ func TestArgsForArgv0(t *testing.T) {
 		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"--no-download", "/tmp/user_data.sh.X"},
 			[]string{"run", "--no-download", "/tmp/user_data.sh.X"}},
 		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"machine-resources"}, []string{"machine-resources"}},
+		// The runner starts its own binary (whatever its name) as the watchdog.
+		{"/tmp/user_data.sh.X/bin/maas-run-remote-scripts", []string{"__reaper"}, []string{"__reaper"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, argsForArgv0(tt.argv0, tt.args)); diff != "" {

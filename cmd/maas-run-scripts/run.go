@@ -97,13 +97,38 @@ func checkSendable(ep agent.Endpoint) error {
 	return nil
 }
 
-// retryOpts are the upload policy flags.
+// retryOpts are the upload and download policy flags.
 type retryOpts struct {
 	giveUpAfter time.Duration
+	idleTimeout time.Duration
 }
 
 func (o *retryOpts) addFlags(fl *pflag.FlagSet) {
-	fl.DurationVar(&o.giveUpAfter, "give-up-after", 0, "stop retrying an upload after this `duration` (0: retry for as long as it takes); unsent results stay in the journal for `send`")
+	fl.DurationVar(&o.giveUpAfter, "give-up-after", 0, "stop retrying an upload or a download after this `duration` (0: retry for as long as it takes); unsent results stay in the journal for `send`")
+	addIdleFlag(fl, &o.idleTimeout, false)
+}
+
+// addIdleFlag adds --idle-timeout.
+func addIdleFlag(fl *pflag.FlagSet, d *time.Duration, hidden bool) {
+	fl.DurationVar(d, "idle-timeout", agent.DefaultIdleTimeout, "fail a download or an upload that moves no data for this `duration` (it is retried like other failures)")
+	if hidden {
+		fl.MarkHidden("idle-timeout")
+	}
+}
+
+// check validates the flags.
+func (o *retryOpts) check() error {
+	if o.idleTimeout <= 0 {
+		return fmt.Errorf("--idle-timeout must be positive, not %s", o.idleTimeout)
+	}
+	return nil
+}
+
+// regionClient is the metadata API client of ep with the flags' idle timeout.
+func regionClient(ep agent.Endpoint, o retryOpts) *metadata.Client {
+	c := metadata.New(ep.MetadataURL, ep.Credentials())
+	c.HTTP = metadata.NewHTTPClient(o.idleTimeout)
+	return c
 }
 
 // runOpts are the flags of run.
@@ -188,6 +213,9 @@ func runRun(cmd *cobra.Command, o runOpts, args []string) error {
 
 // newAgent builds an agent for storage and ep with the process's defaults.
 func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool, retry retryOpts, machineRoot string) (*agent.Agent, error) {
+	if err := retry.check(); err != nil {
+		return nil, err
+	}
 	a := &agent.Agent{
 		StorageDir:  storage,
 		Roots:       agent.HostRoots(),
@@ -195,6 +223,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 		Out:         cmd.OutOrStdout(),
 		Log:         slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 		GiveUpAfter: retry.giveUpAfter,
+		IdleTimeout: retry.idleTimeout,
 		NoSend:      noSend,
 		NiceScripts: true,
 		Sudo:        os.Geteuid() != 0,
@@ -205,12 +234,13 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 	}
 	if self, err := os.Executable(); err == nil {
 		a.Self = self
+		a.Watchdog = []string{self, agent.ReaperCommand}
 	}
 	if !noSend {
 		if err := checkSendable(ep); err != nil {
 			return nil, err
 		}
-		a.Region = metadata.New(ep.MetadataURL, ep.Credentials())
+		a.Region = regionClient(ep, retry)
 	}
 	return a, nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"maasgo/agent"
-	"maasgo/agent/metadata"
 )
 
 // sendOpts are the flags of send.
@@ -52,6 +51,9 @@ func runSend(cmd *cobra.Command, o sendOpts, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := o.retry.check(); err != nil {
+		return err
+	}
 	a := &agent.Agent{
 		StorageDir:  storage,
 		Out:         cmd.OutOrStdout(),
@@ -66,7 +68,7 @@ func runSend(cmd *cobra.Command, o sendOpts, args []string) error {
 		if err := checkSendable(ep); err != nil {
 			return nil, err
 		}
-		return metadata.New(ep.MetadataURL, ep.Credentials()), nil
+		return regionClient(ep, o.retry), nil
 	})
 	sent := 0
 	for _, r := range reports {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ import (
 // TOKEN_FILE "-" prints the file on standard output, wherever that goes (upstream writes a
 // file named "<stdout>" when standard output is a regular file, protocol.md §14, pitfall 13).
 func newGetMachineTokenCmd() *cobra.Command {
+	var idle time.Duration
 	cmd := &cobra.Command{
 		Use:   "get-machine-token MAAS_URL API_KEY SYSTEM_ID TOKEN_FILE",
 		Short: "Write the credentials file of a machine already in MAAS, for report-results",
@@ -28,14 +30,15 @@ reads to TOKEN_FILE (mode 0600), or print it with "-". MAAS_URL is the region's 
 		Args:         cobra.ExactArgs(4),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runGetMachineToken(cmd, args[0], args[1], args[2], args[3])
+			return runGetMachineToken(cmd, args[0], args[1], args[2], args[3], idle)
 		},
 	}
+	addIdleFlag(cmd.Flags(), &idle, true)
 	return cmd
 }
 
-func runGetMachineToken(cmd *cobra.Command, maasURL, apiKey, systemID, path string) error {
-	c, err := newAPIClient(maasURL, apiKey)
+func runGetMachineToken(cmd *cobra.Command, maasURL, apiKey, systemID, path string, idle time.Duration) error {
+	c, err := newAPIClient(maasURL, apiKey, idle)
 	if err != nil {
 		return err
 	}
