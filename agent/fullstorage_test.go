@@ -8,6 +8,7 @@ import (
 
 	"maasgo/agent"
 	"maasgo/agent/agenttest"
+	"maasgo/internal/smallfs"
 	"maasgo/wire"
 )
 
@@ -18,7 +19,7 @@ import (
 // delivers every signal (the records of the scripts after the first need more room than the
 // log's last page has).
 func TestFullStorage(t *testing.T) {
-	storage := agenttest.SmallFS(t, "256k")
+	storage := smallfs.Mount(t, "256k")
 	f := agenttest.NewFake(t)
 	scripts := []agenttest.Script{{Body: agenttest.NewScript("t-big", wire.ScriptTypeTesting, "",
 		`head -c 1000000 /dev/zero | tr '\0' x; echo done`)}}

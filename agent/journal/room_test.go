@@ -1,60 +1,27 @@
 package journal
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"maasgo/internal/smallfs"
 )
-
-// smallFS mounts a tmpfs of size (mount's notation, "256k") for the test; it skips the test
-// when it cannot (not root).
-func smallFS(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small filesystem needs root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fill writes a file in dir until the filesystem is full.
-func fill(t *testing.T, dir string) {
-	t.Helper()
-	f, err := os.Create(filepath.Join(dir, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := bytes.Repeat([]byte("x"), 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			return
-		}
-	}
-}
 
 // TestFullDisk fills the journal's filesystem after it is opened: records still fit in the
 // room the journal keeps; when that is used up too, Append fails without leaving a torn line,
 // and the journal reads back whole.
 func TestFullDisk(t *testing.T) {
-	fs := smallFS(t, "1m")
+	fs := smallfs.Mount(t, "1m")
 	dir := filepath.Join(fs, "j")
 	j, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill(t, fs)
+	smallfs.Fill(t, fs)
 	data := map[string]string{"pad": strings.Repeat("p", 900)} // a line of about a kilobyte
 	appended := 0
 	var failure error

@@ -2,22 +2,19 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"maasgo/internal/smallfs"
 	"maasgo/region/regiontest"
 	"maasgo/region/store/storetest"
 )
@@ -200,40 +197,13 @@ func TestSlowClients(t *testing.T) {
 // TestFullDisk: when the region's disk is full, signed reads keep working, writes fail with
 // a 507 that says so and lose nothing, and the region recovers as soon as space returns.
 func TestFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs for the state directory")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	dir := smallfs.Mount(t, "24m")
 	e := storetest.Engine{Name: "sqlite", StateDir: dir}
 	r := regiontest.Start(t, e)
 	admin := r.Client()
 	m := admin.Must(t, 200, "POST", "api/2.0/machines/", url.Values{"hostname": {"before"}, "deployed": {"true"}}).(map[string]any)
 
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	// Leave no byte: small writes fill the last blocks too.
-	for {
-		if _, err := f.Write(chunk[:512]); err != nil {
-			break
-		}
-	}
-	f.Close()
+	filler := smallfs.Fill(t, dir)
 
 	for range 3 {
 		if resp := admin.Do(t, "GET", "api/2.0/users/", url.Values{"op": {"whoami"}}); resp.Status != 200 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"maasgo/agent/agenttest"
+	"maasgo/internal/smallfs"
 	"maasgo/wire"
 )
 
@@ -182,7 +183,7 @@ sleep 300`)})
 // TestFullStorageExitStatus runs the agent binary with its storage directory on a full
 // filesystem: it exits non-zero and says the output could not be kept.
 func TestFullStorageExitStatus(t *testing.T) {
-	storage := agenttest.SmallFS(t, "256k")
+	storage := smallfs.Mount(t, "256k")
 	f := agenttest.NewFake(t)
 	f.Offer(t, agenttest.Script{Body: agenttest.NewScript("t-big", wire.ScriptTypeTesting, "", `head -c 1000000 /dev/zero | tr '\0' x`)})
 	b, err := agentCmd(t, append(append([]string{"run"}, connArgs(f)...), storage)...).CombinedOutput()

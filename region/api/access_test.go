@@ -157,8 +157,9 @@ func newAccessWorld(t *testing.T) *accessWorld {
 
 // target makes what one case's path names: a machine (owned by owner, or unowned and Ready
 // for asUser) with an interface and a commissioning run, a script and a user; it returns the
-// placeholder values and, for asMachine, the machine's token.
-func (w *accessWorld) target(t *testing.T, n int, caller string) (map[string]string, wire.Credentials) {
+// placeholder values and the caller's credentials (the machine's token for asMachine, none
+// for asAnon).
+func (w *accessWorld) target(t *testing.T, n int, caller string) (map[string]string, *wire.Credentials) {
 	t.Helper()
 	vals := map[string]string{}
 	var mk wire.Credentials
@@ -200,7 +201,14 @@ func (w *accessWorld) target(t *testing.T, n int, caller string) (map[string]str
 	if err != nil {
 		t.Fatalf("fixture: %v", err)
 	}
-	return vals, mk
+	switch caller {
+	case asAnon:
+		return vals, nil
+	case asMachine:
+		return vals, &mk
+	}
+	c := w.keys[caller]
+	return vals, &c
 }
 
 // call sends the action as caller, the path's placeholders filled from vals.
@@ -253,16 +261,7 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			for _, caller := range callers {
 				n++
-				vals, mk := w.target(t, n, caller)
-				var creds *wire.Credentials
-				switch caller {
-				case asAnon:
-				case asMachine:
-					creds = &mk
-				default:
-					c := w.keys[caller]
-					creds = &c
-				}
+				vals, creds := w.target(t, n, caller)
 				code, body := w.call(t, h, a, vals, creds)
 				switch {
 				case allowed[caller] && (code == 401 || code == 403):
@@ -335,16 +334,7 @@ func TestAccessOutsideTheAPI(t *testing.T) {
 		}
 		for _, caller := range callers {
 			n++
-			vals, mk := w.target(t, n, caller)
-			var creds *wire.Credentials
-			switch caller {
-			case asAnon:
-			case asMachine:
-				creds = &mk
-			default:
-				c := w.keys[caller]
-				creds = &c
-			}
+			vals, creds := w.target(t, n, caller)
 			path := strings.Replace(tc.path, "{system_id}", vals["system_id"], 1)
 			req, _ := http.NewRequest(tc.method, w.srv.URL+path, strings.NewReader(tc.body))
 			if tc.ct != "" {

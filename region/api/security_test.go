@@ -121,7 +121,7 @@ func TestAgentBuildsAreHashedOnce(t *testing.T) {
 func TestBodiesAreReadOnlyAfterAuthentication(t *testing.T) {
 	w := newAccessWorld(t)
 	s := New(w.st, Options{})
-	vals, machine := w.target(t, 1, asOwner)
+	vals, machine := w.target(t, 1, asMachine)
 	bad := w.keys[asAdmin]
 	bad.TokenSecret = "wrong"
 	unknown := bad
@@ -138,7 +138,7 @@ func TestBodiesAreReadOnlyAfterAuthentication(t *testing.T) {
 		{"anonymous signal", "/MAAS/metadata/2012-03-01/", "multipart/form-data; boundary=B", nil, 401},
 		{"wrong secret signal", "/MAAS/metadata/2012-03-01/", "multipart/form-data; boundary=B", &bad, 401},
 		{"user key on the metadata", "/MAAS/metadata/2012-03-01/", "multipart/form-data; boundary=B", ptr(w.keys[asOther]), 403},
-		{"machine token on the API", "/MAAS/api/2.0/machines/" + vals["system_id"] + "/?op=deploy", "multipart/form-data; boundary=B", &machine, 403},
+		{"machine token on the API", "/MAAS/api/2.0/machines/" + vals["system_id"] + "/?op=deploy", "multipart/form-data; boundary=B", machine, 403},
 		{"non-admin on an admin op named in the query", "/MAAS/api/2.0/maas/?op=set_config", "multipart/form-data; boundary=B", ptr(w.keys[asOther]), 403},
 		{"anonymous webhook", "/MAAS/metadata/status/" + vals["system_id"], "application/json", nil, 401},
 	} {
@@ -218,7 +218,7 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 	w := newAccessWorld(t)
 	s := New(w.st, Options{MaxBody: 32 << 20})
-	vals, machine := w.target(t, 1, asOwner)
+	vals, machine := w.target(t, 1, asMachine)
 	file := fmt.Sprintf(`{"path": "/tmp/install.log", "encoding": "base64", "compression": "bzip2", "content": %q}`, base64.StdEncoding.EncodeToString(bomb))
 	payload := `{"event_type": "finish", "origin": "curtin", "name": "cmd-install", "result": "SUCCESS", "files": [` + file + `]}`
 	var before, after runtimeMem
@@ -270,7 +270,7 @@ func TestDecompressionBomb(t *testing.T) {
 func TestResultNamesAreFileNames(t *testing.T) {
 	w := newAccessWorld(t)
 	s := New(w.st, Options{})
-	_, machine := w.target(t, 1, asOwner)
+	_, machine := w.target(t, 1, asMachine)
 	for _, name := range []string{"../../../../tmp/x", "a/b", "..", ".", "x\x00y", "tab\there", "back\\slash", strings.Repeat("n", 300)} {
 		var b bytes.Buffer
 		mw := multipart.NewWriter(&b)
