@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -309,4 +310,35 @@ func (m *runtimeMem) read() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.total = ms.TotalAlloc
+}
+
+// TestResultsPerRunAreBounded: a machine cannot fill the region's disk by naming new result
+// files without end; past the bound a signal is refused whole.
+func TestResultsPerRunAreBounded(t *testing.T) {
+	w := newAccessWorld(t)
+	s := New(w.st, Options{})
+	_, machine := w.target(t, 1, asMachine)
+	signal := func(files int) *httptest.ResponseRecorder {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("op", "signal")
+		mw.WriteField("status", "WORKING")
+		for i := range files {
+			fw, _ := mw.CreateFormFile(fmt.Sprintf("extra-%d", i), fmt.Sprintf("extra-%d", i))
+			fw.Write([]byte("x"))
+		}
+		mw.Close()
+		req := httptest.NewRequest("POST", "http://region/MAAS/metadata/2012-03-01/", &b)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", machine.AuthorizationHeader(time.Now()))
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := signal(lifecycle.MaxResultsPerSet + 1); rec.Code != 400 || !strings.Contains(rec.Body.String(), "the most one run may") {
+		t.Errorf("%d new results: %d %q", lifecycle.MaxResultsPerSet+1, rec.Code, rec.Body.String())
+	}
+	if rec := signal(10); rec.Code != 200 {
+		t.Errorf("10 new results after a refusal: %d %q", rec.Code, rec.Body.String())
+	}
 }

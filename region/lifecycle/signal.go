@@ -30,6 +30,20 @@ type Signal struct {
 	PowerParameters map[string]any
 }
 
+// MaxResultsPerSet bounds the results one run (script set) holds, so that a machine naming
+// new files in every signal cannot fill the region's disk with results.
+const MaxResultsPerSet = 1000
+
+func countIn(rs []store.ScriptResult, set int64) int {
+	n := 0
+	for _, r := range rs {
+		if r.SetID == set {
+			n++
+		}
+	}
+	return n
+}
+
 // maxResultName bounds the name of a result file a machine uploads.
 const maxResultName = 255
 
@@ -207,6 +221,9 @@ func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig Signal) error {
 			set := setFor(m)
 			if set == nil {
 				return &FieldError{Field: "script_result_id", Msg: fmt.Sprintf("The machine has no current script set to store %s in.", name)}
+			}
+			if n := countIn(results, *set); n >= MaxResultsPerSet {
+				return &FieldError{Field: "files", Msg: fmt.Sprintf("The machine's current run already holds %d results, the most one run may; %s is not stored.", n, name)}
 			}
 			r = &store.ScriptResult{SetID: *set, ScriptName: name, Status: wire.ScriptRunning, Parameters: []byte("{}")}
 			if s, err := tx.ScriptByName(name); err == nil {
