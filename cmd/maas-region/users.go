@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
@@ -42,22 +43,17 @@ var errUserExists = errors.New("user already exists")
 
 // createAdmin adds an administrator with one API key and returns the key.
 func createAdmin(ctx context.Context, st *store.Store, username, email string) (string, error) {
-	username = strings.TrimSpace(username)
-	if username == "" || strings.ContainsAny(username, " /:\t\n") {
-		return "", fmt.Errorf("invalid username %q: use a name without spaces, slashes or colons", username)
-	}
 	var key string
+	username = strings.TrimSpace(username)
 	err := st.Update(ctx, func(tx *store.Tx) error {
-		u := &store.User{Username: username, Email: email, IsAdmin: true}
-		if err := tx.CreateUser(u); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("%w: %q (use `maas-region apikey --username %s` to see its keys)", errUserExists, username, username)
-			}
-			return err
+		if _, err := tx.UserByName(username); err == nil {
+			return fmt.Errorf("%w: %q (use `maas-region apikey --username %s` to see its keys)", errUserExists, username, username)
 		}
-		tok := store.NewToken(store.TokenUser)
-		tok.UserID = &u.ID
-		if err := tx.CreateToken(tok); err != nil {
+		_, tok, err := lifecycle.CreateUser(tx, username, email, true)
+		if fe := (*lifecycle.FieldError)(nil); errors.As(err, &fe) {
+			return fmt.Errorf("invalid username: %s", fe.Msg)
+		}
+		if err != nil {
 			return err
 		}
 		key = tok.APIKey()

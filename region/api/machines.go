@@ -570,100 +570,49 @@ func readInterface(req *request) (any, error) {
 	return out, err
 }
 
-var deployedInterfaceFields = map[string]bool{"name": true, "mac_address": true, "link_connected": true,
-	"link_speed": true, "interface_speed": true}
-
 func updateInterface(req *request) (any, error) {
 	p := req.params
+	c := lifecycle.InterfaceChange{Tags: p.List("tags"), SetTags: p.Has("tags")}
+	errs := validationError{}
+	for k := range p.Values {
+		if k != "op" && !strings.HasPrefix(k, "oauth_") {
+			c.Fields = append(c.Fields, k)
+		}
+	}
+	if p.Has("name") {
+		c.Name = ptrTo(p.Get("name"))
+	}
+	if p.Has("mac_address") {
+		c.MACAddress = ptrTo(p.Get("mac_address"))
+	}
+	if p.Has("link_connected") {
+		b, err := p.Bool("link_connected", false)
+		if errs.Merge(err) != nil {
+			return nil, err
+		}
+		c.LinkConnected = &b
+	}
+	for name, dst := range map[string]**int64{"link_speed": &c.LinkSpeed, "interface_speed": &c.InterfaceSpeed, "mtu": &c.MTU} {
+		if p.Has(name) {
+			n, err := p.Int(name, 0)
+			if errs.Merge(err) != nil {
+				return nil, err
+			}
+			if err == nil {
+				*dst = &n
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
 	var out interfaceJSON
 	err := req.s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, i, err := loadInterface(tx, req)
 		if err != nil {
 			return err
 		}
-		switch m.Status {
-		case wire.NodeNew, wire.NodeReady, wire.NodeFailedTesting, wire.NodeAllocated, wire.NodeBroken, wire.NodeDeployed:
-		default:
-			return conflict("Cannot update interface %s because the machine is %s; it must be New, Ready, Failed testing, Allocated, Broken or Deployed.", i.Name, m.Status.Label())
-		}
-		if m.Status == wire.NodeDeployed {
-			for k := range p.Values {
-				if k != "op" && !strings.HasPrefix(k, "oauth_") && !deployedInterfaceFields[k] {
-					return fieldError(k, "Cannot be changed while the machine is deployed; only name, mac_address, link_connected, link_speed and interface_speed can.")
-				}
-			}
-		}
-		errs := validationError{}
-		wasConnected := i.LinkConnected
-		if p.Has("name") {
-			name := strings.TrimSpace(p.Get("name"))
-			if name == "" || len(name) > 15 || strings.ContainsAny(name, " /:") {
-				errs["name"] = []string{fmt.Sprintf("%q is not a valid interface name.", name)}
-			}
-			i.Name = name
-		}
-		if p.Has("mac_address") {
-			mac, err := lifecycle.NormalizeMAC(p.Get("mac_address"))
-			if err != nil {
-				errs["mac_address"] = []string{err.(*lifecycle.FieldError).Msg}
-			}
-			i.MACAddress = mac
-		}
-		if p.Has("link_connected") {
-			b, err := p.Bool("link_connected", i.LinkConnected)
-			if errs.add(err) != nil {
-				return err
-			}
-			i.LinkConnected = b
-		}
-		for _, f := range []struct {
-			name string
-			dst  *int64
-		}{{"link_speed", &i.LinkSpeed}, {"interface_speed", &i.InterfaceSpeed}} {
-			if !p.Has(f.name) {
-				continue
-			}
-			n, err := p.Int(f.name, 0)
-			if err == nil && n < 0 {
-				err = fieldError(f.name, "Ensure this value is greater than or equal to 0.")
-			}
-			if err != nil {
-				if errs.add(err) != nil {
-					return err
-				}
-				continue
-			}
-			*f.dst = n
-		}
-		if p.Has("mtu") {
-			n, err := p.Int("mtu", 0)
-			if err == nil && (n < 552 || n > 65535) {
-				err = fieldError("mtu", "Ensure this value is between 552 and 65535.")
-			}
-			if err != nil {
-				if errs.add(err) != nil {
-					return err
-				}
-			} else {
-				i.MTU = int(n)
-			}
-		}
-		if p.Has("tags") {
-			i.Tags = p.List("tags")
-		}
-		if !wasConnected && !i.LinkConnected && p.Has("link_speed") && i.LinkSpeed != 0 {
-			errs["link_speed"] = append(errs["link_speed"], "link_speed cannot be set when link_connected is false.")
-		}
-		if len(errs) > 0 {
-			return errs
-		}
-		if !i.LinkConnected {
-			i.LinkSpeed = 0
-		}
-		if err := tx.UpdateInterface(i); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fieldError("name", fmt.Sprintf("Another interface of %s has this name or MAC address.", m.Hostname))
-			}
+		if err := lifecycle.UpdateInterface(tx, m, i, c); err != nil {
 			return err
 		}
 		out = renderInterfaces(m.SystemID, []store.Interface{*i})[0]
@@ -671,6 +620,8 @@ func updateInterface(req *request) (any, error) {
 	})
 	return out, err
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 func contains(list []string, v string) bool {
 	for _, x := range list {

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
-	"maasgo/region/library"
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
@@ -38,34 +36,9 @@ func conflict(format string, args ...any) error  { return errorf(http.StatusConf
 
 // validationError is a 400 whose body is a JSON map of field → messages, as upstream's forms
 // answer.
-type validationError map[string][]string
-
-func (v validationError) Error() string {
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, k+": "+strings.Join(v[k], " "))
-	}
-	return strings.Join(parts, "; ")
-}
+type validationError = wire.FieldErrors
 
 func fieldError(field, msg string) error { return validationError{field: {msg}} }
-
-// add merges another validation error's fields into v.
-func (v validationError) add(err error) error {
-	var o validationError
-	if errors.As(err, &o) {
-		for k, msgs := range o {
-			v[k] = append(v[k], msgs...)
-		}
-		return nil
-	}
-	return err
-}
 
 // Response kinds a handler may return besides a value to render as JSON.
 type (
@@ -128,17 +101,13 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 // writeError renders err for the client and logs server faults.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
-	var ve validationError
+	var ve wire.FieldErrors
 	var fe *lifecycle.FieldError
 	var se *lifecycle.StateError
 	var pe *lifecycle.PermissionError
-	var le library.FieldErrors
 	switch {
 	case errors.As(err, &fe):
 		writeJSON(w, http.StatusBadRequest, map[string][]string{fe.Field: {fe.Msg}})
-	case errors.As(err, &le):
-		// Script selections (commissioning_scripts, testing_scripts) naming unknown scripts.
-		writeJSON(w, http.StatusBadRequest, map[string][]string(le))
 	case errors.As(err, &se):
 		writeText(w, http.StatusConflict, se.Msg)
 	case errors.As(err, &pe):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
@@ -61,29 +62,15 @@ func readUser(req *request) (any, error) {
 
 func createUser(req *request) (any, error) {
 	p := req.params
-	name := strings.TrimSpace(p.Get("username"))
-	if name == "" {
-		return nil, fieldError("username", "This field is required.")
-	}
-	if strings.ContainsAny(name, " /:\t\n") || len(name) > 150 {
-		return nil, fieldError("username", "Use at most 150 characters without spaces, slashes or colons.")
-	}
 	admin, err := p.Bool("is_superuser", false)
 	if err != nil {
 		return nil, err
 	}
-	u := &store.User{Username: name, Email: strings.TrimSpace(p.Get("email")), IsAdmin: admin}
-	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
-		if err := tx.CreateUser(u); err != nil {
-			return err
-		}
-		tok := store.NewToken(store.TokenUser)
-		tok.UserID = &u.ID
-		return tx.CreateToken(tok)
+	var u *store.User
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) (err error) {
+		u, _, err = lifecycle.CreateUser(tx, strings.TrimSpace(p.Get("username")), strings.TrimSpace(p.Get("email")), admin)
+		return err
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return nil, fieldError("username", "A user with that username already exists.")
-	}
 	if err != nil {
 		return nil, err
 	}

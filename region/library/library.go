@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -19,20 +18,7 @@ import (
 )
 
 // FieldErrors are problems with request fields, by field; the API answers them with 400.
-type FieldErrors map[string][]string
-
-func (e FieldErrors) Error() string {
-	keys := make([]string, 0, len(e))
-	for k := range e {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, k+": "+strings.Join(e[k], " "))
-	}
-	return strings.Join(parts, "; ")
-}
+type FieldErrors = wire.FieldErrors
 
 func fieldErr(field, format string, args ...any) error {
 	return FieldErrors{field: {fmt.Sprintf(format, args...)}}
