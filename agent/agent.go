@@ -47,6 +47,12 @@ const DefaultMaxOutput = 16 << 20
 type Endpoint struct {
 	// MetadataURL is the versioned metadata URL, e.g.
 	// http://10.0.0.2:5248/MAAS/metadata/2012-03-01/.
+	MetadataURL string
+	wire.Credentials
+}
+
+// endpointJSON is an Endpoint as run.json keeps it (wire.Credentials has no JSON names).
+type endpointJSON struct {
 	MetadataURL    string `json:"metadata_url,omitempty"`
 	ConsumerKey    string `json:"consumer_key,omitempty"`
 	TokenKey       string `json:"token_key,omitempty"`
@@ -54,10 +60,21 @@ type Endpoint struct {
 	ConsumerSecret string `json:"consumer_secret,omitempty"`
 }
 
-// Credentials are the endpoint's OAuth credentials.
-func (e Endpoint) Credentials() wire.Credentials {
-	return wire.Credentials{ConsumerKey: e.ConsumerKey, TokenKey: e.TokenKey, TokenSecret: e.TokenSecret,
-		ConsumerSecret: e.ConsumerSecret}
+// MarshalJSON implements json.Marshaler.
+func (e Endpoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(endpointJSON{MetadataURL: e.MetadataURL, ConsumerKey: e.ConsumerKey, TokenKey: e.TokenKey,
+		TokenSecret: e.TokenSecret, ConsumerSecret: e.ConsumerSecret})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (e *Endpoint) UnmarshalJSON(b []byte) error {
+	var j endpointJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Endpoint{MetadataURL: j.MetadataURL, Credentials: wire.Credentials{ConsumerKey: j.ConsumerKey,
+		TokenKey: j.TokenKey, TokenSecret: j.TokenSecret, ConsumerSecret: j.ConsumerSecret}}
+	return nil
 }
 
 // Backoff is the retry policy of uploads and downloads: the delay doubles from Initial up to
@@ -126,7 +143,7 @@ type Agent struct {
 	// GiveUpAfter stops retrying an upload or download after this long. Zero: never.
 	GiveUpAfter time.Duration
 	// IdleTimeout fails a download that receives nothing for this long, so that it is
-	// retried. The Region's HTTP client has its own (metadata.NewHTTPClient); this one is
+	// retried. The Region's HTTP client has its own (NewRegion); this one is
 	// for the URL packages wget fetches. Zero: DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// Heartbeat is the interval of WORKING signals. Zero: DefaultHeartbeat.

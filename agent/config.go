@@ -23,20 +23,12 @@ const DefaultConfigPath = "/etc/cloud/cloud.cfg.d/91_kernel_cmdline_url.cfg"
 const DefaultAPIVersion = "2012-03-01"
 
 // Config is what the runner needs to reach the region: the settings of the cloud-init MAAS
-// datasource (protocol.md §2.4).
+// datasource (protocol.md §2.4), read by ParseConfig from the keys metadata_url,
+// consumer_key, token_key, token_secret, consumer_secret and config_path.
 type Config struct {
-	MetadataURL    string `yaml:"metadata_url"`
-	ConsumerKey    string `yaml:"consumer_key"`
-	TokenKey       string `yaml:"token_key"`
-	TokenSecret    string `yaml:"token_secret"`
-	ConsumerSecret string `yaml:"consumer_secret"`
-	ConfigPath     string `yaml:"config_path"`
-}
-
-// Credentials are the OAuth credentials of the config.
-func (c Config) Credentials() wire.Credentials {
-	return wire.Credentials{ConsumerKey: c.ConsumerKey, TokenKey: c.TokenKey, TokenSecret: c.TokenSecret,
-		ConsumerSecret: c.ConsumerSecret}
+	MetadataURL string
+	wire.Credentials
+	ConfigPath string
 }
 
 // Fill sets every empty field of c from o: values given on the command line win, as upstream.

@@ -16,26 +16,14 @@ import (
 // and report-results reads it (protocol.md §2.4): the token nested under reporting: maas:,
 // with the status endpoint <MAAS URL>/metadata/status/<system_id>.
 type Creds struct {
-	ConsumerKey    string
-	ConsumerSecret string
-	TokenKey       string
-	TokenSecret    string
-	Endpoint       string
+	wire.Credentials
+	Endpoint string
 }
 
 // NewCreds are the credentials of machine systemID on the region at maasURL
 // (http://host:5240/MAAS).
 func NewCreds(maasURL, systemID string, c wire.Credentials) Creds {
-	return Creds{
-		ConsumerKey: c.ConsumerKey, ConsumerSecret: c.ConsumerSecret, TokenKey: c.TokenKey, TokenSecret: c.TokenSecret,
-		Endpoint: strings.TrimRight(maasURL, "/") + "/metadata/status/" + systemID,
-	}
-}
-
-// Credentials are the OAuth credentials of the file.
-func (c Creds) Credentials() wire.Credentials {
-	return wire.Credentials{ConsumerKey: c.ConsumerKey, TokenKey: c.TokenKey, TokenSecret: c.TokenSecret,
-		ConsumerSecret: c.ConsumerSecret}
+	return Creds{Credentials: c, Endpoint: strings.TrimRight(maasURL, "/") + "/metadata/status/" + systemID}
 }
 
 // Marshal renders the file as upstream dumps it: block-style YAML, keys sorted, two spaces

@@ -628,7 +628,7 @@ func (w logWriter) Write(p []byte) (int, error) {
 // stderr, result.
 func existingFiles(s *Script, o outputFiles, onlyDiagnostic bool) []File {
 	var out []File
-	for _, f := range []File{{s.Name, o.Combined}, {s.Name + ".out", o.Stdout}, {s.Name + ".err", o.Stderr}, {s.Name + ".yaml", o.Result}} {
+	for _, f := range []File{{Name: s.Name, Path: o.Combined}, {Name: s.Name + ".out", Path: o.Stdout}, {Name: s.Name + ".err", Path: o.Stderr}, {Name: s.Name + ".yaml", Path: o.Result}} {
 		if onlyDiagnostic && f.Path == o.Stdout {
 			continue
 		}

@@ -126,13 +126,3 @@ func FuzzPyFormat(f *testing.F) {
 		}
 	})
 }
-
-func FuzzUdevDecode(f *testing.F) {
-	f.Add(`Samsung\x20SSD`)
-	f.Add(`\x`)
-	f.Fuzz(func(t *testing.T, s string) {
-		if out := UdevDecode(s); len(out) > len(s) {
-			t.Fatalf("decoding grew %q to %q", s, out)
-		}
-	})
-}

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"maasgo/scripts"
 	"maasgo/wire"
 )
 
@@ -35,7 +34,7 @@ func (p *Phase) Name() string { return p.Type.Dir() }
 // its place in the phase.
 type Script struct {
 	wire.IndexEntry
-	Packages scripts.Packages
+	Packages wire.Packages
 	// Pos is the 1-based position in the phase's run order; Of is the phase's size.
 	Pos, Of int
 	// ID names the result inside its phase: the script_result_id, or the name and the
@@ -317,7 +316,7 @@ func Plan(list []*Script) []Batch {
 }
 
 // packageKinds counts the kinds of packages (apt, snap, url) a script needs.
-func packageKinds(p scripts.Packages) int {
+func packageKinds(p wire.Packages) int {
 	n := 0
 	for _, k := range []int{len(p.Apt), len(p.Snap), len(p.URL)} {
 		if k > 0 {

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"maasgo/scripts"
 	"maasgo/wire"
 )
 
@@ -64,7 +63,7 @@ func (r *run) install(ctx context.Context, pc *phaseCtx, group []*Script) bool {
 	for _, kind := range []struct {
 		name, msg string
 		n         int
-		run       func(context.Context, scripts.Packages, *outputSink, string) *installFailure
+		run       func(context.Context, wire.Packages, *outputSink, string) *installFailure
 	}{
 		{"apt", "Installing apt packages for %s", len(pk.Apt), r.installApt},
 		{"snap", "Installing snap packages for %s", len(pk.Snap), r.installSnap},
@@ -153,7 +152,7 @@ func (r *run) runCommand(ctx context.Context, sink *outputSink, extra io.Writer,
 	return nil
 }
 
-func (r *run) installApt(ctx context.Context, pk scripts.Packages, sink *outputSink, _ string) *installFailure {
+func (r *run) installApt(ctx context.Context, pk wire.Packages, sink *outputSink, _ string) *installFailure {
 	if _, err := os.Stat(filepath.Join(r.a.Roots.Var, "cache", "apt", "pkgcache.bin")); err != nil {
 		if f := r.runInstaller(ctx, sink, nil, r.privileged("apt-get", "-qy", "update")...); f != nil {
 			return f
@@ -164,7 +163,7 @@ func (r *run) installApt(ctx context.Context, pk scripts.Packages, sink *outputS
 }
 
 // SnapArgs is the snap install command of one snap, as upstream builds it.
-func SnapArgs(p scripts.SnapPackage) []string {
+func SnapArgs(p wire.SnapPackage) []string {
 	argv := []string{"snap", "install", p.Name}
 	if p.Channel != "" {
 		argv = append(argv, "--"+p.Channel)
@@ -179,7 +178,7 @@ func SnapArgs(p scripts.SnapPackage) []string {
 	return argv
 }
 
-func (r *run) installSnap(ctx context.Context, pk scripts.Packages, sink *outputSink, _ string) *installFailure {
+func (r *run) installSnap(ctx context.Context, pk wire.Packages, sink *outputSink, _ string) *installFailure {
 	for _, p := range pk.Snap {
 		if f := r.runInstaller(ctx, sink, nil, r.privileged(SnapArgs(p)...)...); f != nil {
 			return f
@@ -228,7 +227,7 @@ const urlTries = 20
 // broken, or a read that received nothing for --read-timeout.
 const wgetNetworkFailure = 4
 
-func (r *run) installURL(ctx context.Context, pk scripts.Packages, sink *outputSink, downloadPath string) *installFailure {
+func (r *run) installURL(ctx context.Context, pk wire.Packages, sink *outputSink, downloadPath string) *installFailure {
 	for _, u := range pk.URL {
 		file, f := r.fetchURL(ctx, sink, u, downloadPath)
 		if f != nil {

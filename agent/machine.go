@@ -6,30 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 )
 
-// debianArches maps uname -m to Debian's architecture names, which the region takes.
-var debianArches = map[string]string{
-	"x86_64": "amd64", "amd64": "amd64",
-	"aarch64": "arm64", "arm64": "arm64",
-	"armv7l": "armhf", "armv8l": "armhf", "armhf": "armhf",
-	"i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386",
-	"ppc64le": "ppc64el", "ppc64el": "ppc64el",
-	"s390x":   "s390x",
-	"riscv64": "riscv64",
-}
-
-// DebianArch is the Debian architecture of a uname -m machine name (x86_64 → amd64).
-func DebianArch(machine string) (string, error) {
-	if a, ok := debianArches[strings.TrimSpace(machine)]; ok {
-		return a, nil
-	}
-	return "", fmt.Errorf("no Debian architecture for machine type %q", machine)
-}
-
-// UnameMachine is the running kernel's machine name, as uname -m prints it.
+// UnameMachine is the running kernel's machine name, as uname -m prints it;
+// wire.MachineArch turns it into the Debian architecture the region takes.
 func UnameMachine() (string, error) {
 	var u syscall.Utsname
 	if err := syscall.Uname(&u); err != nil {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -176,11 +176,14 @@ type invocation struct {
 }
 
 // resolver maps storage and interface parameters to the machine's current devices. It reads
-// the machine once per phase and again after the network configuration changes.
+// the machine through collectors.FS once per phase and again after the network
+// configuration changes.
 type resolver struct {
 	roots    Roots
+	rec      *collectors.Recorder // records what is read, for a snapshot; nil: nothing
 	naps     []time.Duration
-	disks    []BlockDevice
+	fs       *collectors.FS
+	disks    []collectors.BlockDevice
 	disksErr error
 	ifaces   map[string]string
 	loaded   bool
@@ -191,9 +194,10 @@ func (r *resolver) load() {
 		return
 	}
 	r.loaded = true
-	r.disks, r.disksErr = BlockDevices(r.roots)
-	r.ifaces = InterfaceNames(r.roots)
-	waitForInterfaces(r.roots, r.ifaces, r.naps)
+	r.fs = collectors.NewFS(r.roots, r.rec)
+	r.disks, r.disksErr = collectors.BlockDevices(r.fs)
+	r.ifaces = InterfaceNames(r.fs)
+	waitForInterfaces(r.fs, r.ifaces, r.naps)
 }
 
 // reset forgets what was read, after the network configuration changed.
@@ -304,14 +308,10 @@ func (r *resolver) storageArg(p wire.ResolvedParam) (string, error) {
 	return out, nil
 }
 
-// devExists reports whether a /dev path exists on the machine.
+// devExists reports whether a /dev path exists on the machine (a dangling link does).
 func (r *resolver) devExists(p string) bool {
-	rel, ok := strings.CutPrefix(filepath.Clean(p), "/dev/")
-	if !ok {
-		return false
-	}
-	_, err := os.Lstat(filepath.Join(r.roots.Dev, rel))
-	return err == nil
+	p = path.Clean(p)
+	return strings.HasPrefix(p, "/dev/") && r.fs.Lexists(p)
 }
 
 func (r *resolver) interfaceArg(p wire.ResolvedParam) (string, string, error) {

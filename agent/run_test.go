@@ -16,7 +16,6 @@ import (
 	"maasgo/agent"
 	"maasgo/agent/agenttest"
 	"maasgo/agent/journal"
-	"maasgo/agent/metadata"
 	"maasgo/wire"
 )
 
@@ -579,13 +578,13 @@ func (s *savingTo) Run(ctx context.Context, argv, env []string, stdout, stderr i
 func TestMetadataClientAgainstFake(t *testing.T) {
 	f := agenttest.NewFake(t)
 	u, _ := agent.MetadataURL(f.MetadataURL(), agent.DefaultAPIVersion)
-	c := metadata.New(u, wire.Credentials{ConsumerKey: "CKEY", TokenKey: "TKEY", TokenSecret: "wrong"})
+	c := agent.NewRegion(agent.Endpoint{MetadataURL: u, Credentials: wire.Credentials{ConsumerKey: "CKEY", TokenKey: "TKEY", TokenSecret: "wrong"}}, 0)
 	err := c.Signal(context.Background(), agent.Signal{Status: wire.SignalWorking}, "")
 	var he *agent.HTTPError
 	if !errors.As(err, &he) || he.StatusCode != 401 {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	c = metadata.New(u, f.Credentials())
+	c = agent.NewRegion(agent.Endpoint{MetadataURL: u, Credentials: f.Credentials()}, 0)
 	body, ok, err := c.Scripts(context.Background())
 	if err != nil || ok || body != nil {
 		t.Fatalf("nothing to run: %v %v %v; want 204", body, ok, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ulikunitz/xz"
 
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -27,12 +28,12 @@ func TestParseConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"flat", "metadata_url: http://r:5248/MAAS/metadata/\nconsumer_key: CK\ntoken_key: TK\ntoken_secret: TS\n",
-			Config{MetadataURL: "http://r:5248/MAAS/metadata/", ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"}, ""},
+			Config{MetadataURL: "http://r:5248/MAAS/metadata/", Credentials: wire.Credentials{ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"}}, ""},
 		{"datasource", `datasource:
   MAAS: {metadata_url: "http://10.0.0.2:5248/MAAS/metadata/", consumer_key: CK, token_key: TK, token_secret: TS}
 reporting:
   maas: {type: webhook, endpoint: "http://x/", consumer_key: CK}
-`, Config{MetadataURL: "http://10.0.0.2:5248/MAAS/metadata/", ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"}, ""},
+`, Config{MetadataURL: "http://10.0.0.2:5248/MAAS/metadata/", Credentials: wire.Credentials{ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"}}, ""},
 		{"anonymous enlistment", "datasource: {MAAS: {metadata_url: 'http://r/MAAS/metadata/'}}\n", Config{MetadataURL: "http://r/MAAS/metadata/"}, ""},
 		{"null and unknown keys", "token_secret: null\nother: [1, 2]\nconsumer_secret: ''\n", Config{}, ""},
 		{"not a mapping", "- a\n- b\n", Config{}, "want a YAML mapping"},
@@ -61,8 +62,8 @@ reporting:
 }
 
 func TestConfigFill(t *testing.T) {
-	c := Config{TokenKey: "flag"}
-	c.Fill(Config{TokenKey: "file", TokenSecret: "file-secret"})
+	c := Config{Credentials: wire.Credentials{TokenKey: "flag"}}
+	c.Fill(Config{Credentials: wire.Credentials{TokenKey: "file", TokenSecret: "file-secret"}})
 	if c.TokenKey != "flag" || c.TokenSecret != "file-secret" {
 		t.Errorf("fill: %+v", c)
 	}
@@ -89,15 +90,6 @@ func TestMetadataURL(t *testing.T) {
 	}
 	if got := BaseURL("http://10.0.0.2:5248/MAAS/metadata/2012-03-01/"); got != "http://10.0.0.2:5248" {
 		t.Errorf("BaseURL: %q", got)
-	}
-}
-
-func TestPyFloat(t *testing.T) {
-	for in, want := range map[float64]string{60: "60.0", 0: "0.0", 0.052366007: "0.052366007", 1e16: "1e+16",
-		1.5e-5: "1.5e-05", 0.0001: "0.0001", -2.5: "-2.5", 300.5: "300.5"} {
-		if got := PyFloat(in); got != want {
-			t.Errorf("PyFloat(%v) = %q; want %q", in, got, want)
-		}
 	}
 }
 
@@ -319,32 +311,16 @@ func TestInterfaceNamesFromNetplan(t *testing.T) {
     bond0: {interfaces: [bondslave], dhcp4: yes, macaddress: "52:54:00:33:33:33"}
 `), 0o644)
 	os.WriteFile(filepath.Join(np, "junk.yaml"), []byte("{{{{"), 0o644)
-	got := InterfaceNames(roots)
+	got := InterfaceNames(collectors.NewFS(roots, nil))
 	want := map[string]string{"52:54:00:aa:bb:cc": "ens3", "52:54:00:11:11:11": "eth1", "52:54:00:33:33:33": "bond0"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	os.RemoveAll(np)
-	got = InterfaceNames(roots)
+	got = InterfaceNames(collectors.NewFS(roots, nil))
 	want = map[string]string{"52:54:00:aa:bb:cc": "ens3", "52:54:00:dd:ee:ff": "ens4"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sysfs fallback (-want +got):\n%s", diff)
-	}
-}
-
-func TestBlockDevices(t *testing.T) {
-	got, err := BlockDevices(machine(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0].Name != "nvme0n1" || got[1].Name != "sda" {
-		t.Fatalf("devices: %+v", got)
-	}
-	if diff := cmp.Diff([]string{"Samsung_SSD_850", "Samsung SSD 850"}, got[1].Models); diff != "" {
-		t.Errorf("models (-want +got):\n%s", diff)
-	}
-	if UdevDecode(`a\x20b\x5cc\x2`) != `a b\c\x2` {
-		t.Errorf("UdevDecode: %q", UdevDecode(`a\x20b\x5cc\x2`))
 	}
 }
 
@@ -585,24 +561,6 @@ func TestDiagnoseStart(t *testing.T) {
 		if res.StartErr == nil || res.ExitStatus != 2 || !strings.Contains(res.Diagnosis, tt.want) {
 			t.Errorf("%s: %v exit %d %q; want %q", filepath.Base(tt.path), res.StartErr, res.ExitStatus, res.Diagnosis, tt.want)
 		}
-	}
-}
-
-func TestSignalFields(t *testing.T) {
-	id, v, exit, rt := int64(7), int64(9), 0, 0.5
-	s := Signal{Status: "WORKING", Error: "Finished x: 0", ScriptResultID: &id, Runtime: &rt, ExitStatus: &exit, Name: "x",
-		ScriptVersionID: &v, PowerType: "ipmi", PowerParameters: "{}"}
-	var got []string
-	for _, f := range s.Fields() {
-		got = append(got, f.Name+"="+f.Value)
-	}
-	want := []string{"op=signal", "status=WORKING", "error=Finished x: 0", "script_result_id=7", "runtime=0.5",
-		"exit_status=0", "name=x", "script_version_id=9", "power_type=ipmi", "power_parameters={}"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if got := (Signal{Status: "OK"}).Fields(); len(got) != 2 {
-		t.Errorf("minimal signal: %v", got)
 	}
 }
 

@@ -344,12 +344,12 @@ func TestParseCreds(t *testing.T) {
 		want    Creds
 		wantErr string
 	}{
-		{"seed example", sampleCreds, Creds{ConsumerKey: "CKEY", TokenKey: "TKEY", TokenSecret: "TSECRET",
+		{"seed example", sampleCreds, Creds{Credentials: wire.Credentials{ConsumerKey: "CKEY", TokenKey: "TKEY", TokenSecret: "TSECRET"},
 			Endpoint: "http://10.0.0.2:5240/MAAS/metadata/status/abc123"}, ""},
 		{"flow style with extras", "reporting: {maas: {type: webhook, consumer_key: c, consumer_secret: s, token_key: k, token_secret: '0123', endpoint: 'http://h/MAAS/metadata/status/x'}}\nother: 1\n",
-			Creds{ConsumerKey: "c", ConsumerSecret: "s", TokenKey: "k", TokenSecret: "0123", Endpoint: "http://h/MAAS/metadata/status/x"}, ""},
-		{"null values stay empty", "reporting:\n  maas:\n    consumer_key: ~\n    token_key: k\n", Creds{TokenKey: "k"}, ""},
-		{"anchors", "x: &t TK\nreporting:\n  maas:\n    token_key: *t\n", Creds{TokenKey: "TK"}, ""},
+			Creds{Credentials: wire.Credentials{ConsumerKey: "c", ConsumerSecret: "s", TokenKey: "k", TokenSecret: "0123"}, Endpoint: "http://h/MAAS/metadata/status/x"}, ""},
+		{"null values stay empty", "reporting:\n  maas:\n    consumer_key: ~\n    token_key: k\n", Creds{Credentials: wire.Credentials{TokenKey: "k"}}, ""},
+		{"anchors", "x: &t TK\nreporting:\n  maas:\n    token_key: *t\n", Creds{Credentials: wire.Credentials{TokenKey: "TK"}}, ""},
 		{"empty file", "", Creds{}, "want a YAML mapping"},
 		{"not YAML", "reporting: [", Creds{}, "invalid YAML"},
 		{"a list", "- a\n", Creds{}, "want a YAML mapping"},
@@ -392,7 +392,7 @@ func TestCredsMarshal(t *testing.T) {
 		t.Errorf("round trip: %+v (%v); want %+v", back, err, c)
 	}
 	// Values YAML would read as something else are quoted.
-	odd := Creds{ConsumerKey: "123", TokenKey: "true", TokenSecret: "a: b", ConsumerSecret: "#x", Endpoint: "http://h/"}
+	odd := Creds{Credentials: wire.Credentials{ConsumerKey: "123", TokenKey: "true", TokenSecret: "a: b", ConsumerSecret: "#x"}, Endpoint: "http://h/"}
 	data, err = odd.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -434,19 +434,14 @@ func TestReportMetadataURL(t *testing.T) {
 	}
 }
 
-func TestDebianArch(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"x86_64", "amd64"}, {"aarch64", "arm64"}, {"armv7l", "armhf"}, {"i686", "i386"},
-		{"ppc64le", "ppc64el"}, {"s390x", "s390x"}, {"riscv64", "riscv64"}, {"mips", ""}, {"", ""},
+// TestUnameMachine: the running kernel names an architecture the table knows (wire.Arches).
+func TestUnameMachine(t *testing.T) {
+	m, err := UnameMachine()
+	if err != nil || m == "" {
+		t.Fatalf("UnameMachine() = %q, %v", m, err)
 	}
-	for _, tt := range tests {
-		got, err := DebianArch(tt.in)
-		if got != tt.want || (err != nil) != (tt.want == "") {
-			t.Errorf("DebianArch(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	if m, err := UnameMachine(); err != nil || m == "" {
-		t.Errorf("UnameMachine() = %q, %v", m, err)
+	if _, ok := wire.ArchByUname(m); !ok {
+		t.Errorf("uname -m %q is not in wire.Arches", m)
 	}
 }
 

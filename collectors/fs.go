@@ -134,20 +134,27 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// Resolve returns p with every symlink resolved (the machine's realpath).
-func (f *FS) Resolve(p string) (string, error) {
+// resolveParent returns the clean machine path p with every symlink in its directory
+// resolved; its last element is left as it is.
+func (f *FS) resolveParent(p string) (string, error) {
 	p, err := cleanAbs(p)
 	if err != nil {
 		return "", err
-	}
-	if p == "/" {
-		return p, nil
 	}
 	dir, err := f.resolveDir(path.Dir(p), 0)
 	if err != nil {
 		return "", err
 	}
-	return f.resolveLast(path.Join(dir, path.Base(p)), 0)
+	return path.Join(dir, path.Base(p)), nil
+}
+
+// Resolve returns p with every symlink resolved (the machine's realpath).
+func (f *FS) Resolve(p string) (string, error) {
+	lp, err := f.resolveParent(p)
+	if err != nil {
+		return "", err
+	}
+	return f.resolveLast(lp, 0)
 }
 
 // ReadFile reads the file at p and records it.
@@ -177,15 +184,10 @@ func (f *FS) ReadFileUnrecorded(p string) ([]byte, string, error) {
 }
 
 func (f *FS) resolveForRead(p string) (string, error) {
-	p, err := cleanAbs(p)
+	rp, err := f.resolveParent(p)
 	if err != nil {
 		return "", err
 	}
-	dir, err := f.resolveDir(path.Dir(p), 0)
-	if err != nil {
-		return "", err
-	}
-	rp := path.Join(dir, path.Base(p))
 	if f.isVirtualDir(rp) || f.real(rp) == "" {
 		return "", &fs.PathError{Op: "read", Path: p, Err: syscall.EISDIR}
 	}
@@ -353,6 +355,40 @@ func (f *FS) Exists(p string) bool {
 	return ok
 }
 
+// Lexists reports whether p exists without following its last element when that is a
+// symlink, as lstat(2) does: a dangling link exists. Any error counts as absent. The answer
+// is recorded.
+func (f *FS) Lexists(p string) bool {
+	lp, err := f.resolveParent(p)
+	if err != nil {
+		return false
+	}
+	if f.isVirtualDir(lp) {
+		return true
+	}
+	real := f.real(lp)
+	if real == "" {
+		return false
+	}
+	fi, err := os.Lstat(real)
+	if err != nil {
+		return false
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(real)
+		if err != nil {
+			return false
+		}
+		f.rec.link(lp, target)
+	case fi.IsDir():
+		f.rec.dir(lp)
+	default:
+		f.rec.placeholder(lp)
+	}
+	return true
+}
+
 // IsDir reports whether p is an existing directory.
 func (f *FS) IsDir(p string) bool {
 	_, d, _ := f.Stat(p)
@@ -361,15 +397,10 @@ func (f *FS) IsDir(p string) bool {
 
 // Readlink returns the target of the symlink p (its parent directory is resolved first).
 func (f *FS) Readlink(p string) (string, error) {
-	p, err := cleanAbs(p)
+	lp, err := f.resolveParent(p)
 	if err != nil {
 		return "", err
 	}
-	dir, err := f.resolveDir(path.Dir(p), 0)
-	if err != nil {
-		return "", err
-	}
-	lp := path.Join(dir, path.Base(p))
 	real := f.real(lp)
 	if real == "" {
 		return "", &fs.PathError{Op: "readlink", Path: p, Err: syscall.EINVAL}

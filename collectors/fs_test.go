@@ -127,3 +127,34 @@ func TestUnpackSnapshotRefusesUnsafeEntries(t *testing.T) {
 		})
 	}
 }
+
+func TestFSLexists(t *testing.T) {
+	tr := newTree(t)
+	tr.file("dev/sda", "")
+	tr.link("dev/disk/by-id/ata-x", "dev/sda")
+	tr.link("dev/disk/by-id/gone", "dev/sdz")
+	tr.link("dev/by", "dev/disk")
+	rec := NewRecorder()
+	f := NewFS(RootsAt(tr.root), rec)
+	for p, want := range map[string]bool{
+		"/dev/disk/by-id/ata-x": true,
+		"/dev/disk/by-id/gone":  true, // a dangling link exists, as with lstat
+		"/dev/by/by-id/ata-x":   true, // links before the last element are followed
+		"/dev/disk/by-id/none":  false,
+		"/dev/sda/x":            false,
+		"/dev":                  true,
+		"/":                     true,
+		"dev/sda":               false,
+	} {
+		if got := f.Lexists(p); got != want {
+			t.Errorf("Lexists(%q) = %v, want %v", p, got, want)
+		}
+	}
+	ents := rec.entries()
+	if e := ents["dev/disk/by-id/gone"]; e.kind != kindLink || e.target != "../../sdz" {
+		t.Errorf("recorded link = %+v", e)
+	}
+	if e := ents["dev/disk/by-id/ata-x"]; e.kind != kindLink {
+		t.Errorf("recorded link = %+v", e)
+	}
+}

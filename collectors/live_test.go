@@ -186,3 +186,17 @@ func BenchmarkCollectLive(b *testing.B) {
 }
 
 var _ = unix.IFF_UP
+
+func TestHostUname(t *testing.T) {
+	u, err := HostUname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("uname", "-m").Output()
+	if err != nil {
+		t.Skipf("uname -m: %v", err)
+	}
+	if want := strings.TrimSpace(string(out)); u.Machine != want || u.Sysname != "Linux" {
+		t.Errorf("HostUname = %+v; uname -m says %s", u, want)
+	}
+}

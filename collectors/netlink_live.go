@@ -72,6 +72,9 @@ func macString(hw net.HardwareAddr) string {
 
 type liveHost struct{}
 
+// HostUname asks the running kernel for uname(2) and the host name (uname -m is Machine).
+func HostUname() (Uname, error) { return liveHost{}.Uname() }
+
 func (liveHost) Uname() (Uname, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {

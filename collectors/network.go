@@ -289,3 +289,24 @@ func applyLinkSettings(p *schema.NetworkCardPort, s LinkSettings) {
 		p.LinkSpeed = uint64(s.Speed)
 	}
 }
+
+// InterfacesByMAC maps the lower-case MAC address of every interface under /sys/class/net
+// to its name, leaving out interfaces without an address or with an all-zero one (the
+// loopback). Where interfaces share an address, the last by name wins. A machine without
+// /sys/class/net gives an empty map.
+//
+// Reads: /sys/class/net/*/address.
+func InterfacesByMAC(f *FS) (map[string]string, error) {
+	ents, err := f.ReadDir(sysClassNet)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		mac, _ := f.ReadString(sysClassNet + "/" + e.Name + "/address")
+		if mac = strings.ToLower(mac); mac != "" && mac != "00:00:00:00:00:00" {
+			out[mac] = e.Name
+		}
+	}
+	return out, nil
+}

@@ -121,3 +121,23 @@ func TestLinkModeTableIsOrdered(t *testing.T) {
 		}
 	}
 }
+
+func TestInterfacesByMAC(t *testing.T) {
+	tr := newTree(t)
+	tr.file("sys/devices/pci0000:00/0000:00:03.0/net/ens3/address", "52:54:00:AA:BB:CC\n")
+	tr.link("sys/class/net/ens3", "sys/devices/pci0000:00/0000:00:03.0/net/ens3")
+	tr.file("sys/class/net/bond0/address", "52:54:00:aa:bb:cc\n") // shares ens3's; ens3 sorts last
+	tr.file("sys/class/net/lo/address", "00:00:00:00:00:00\n")
+	tr.file("sys/class/net/tun0/address", "\n")
+	tr.dir("sys/class/net/noaddr")
+	got, err := InterfacesByMAC(NewFS(RootsAt(tr.root), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"52:54:00:aa:bb:cc": "ens3"}, got); diff != "" {
+		t.Errorf("InterfacesByMAC (-want +got):\n%s", diff)
+	}
+	if got, err := InterfacesByMAC(NewFS(RootsAt(t.TempDir()), nil)); err != nil || len(got) != 0 {
+		t.Errorf("without /sys/class/net: %v, %v", got, err)
+	}
+}

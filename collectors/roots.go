@@ -12,13 +12,14 @@ type Roots struct {
 	Udev string // /run/udev
 	Etc  string // /etc
 	Usr  string // /usr (hwdata id databases, /usr/lib/os-release)
+	Var  string // /var (the agent checks the apt cache)
 	// Root stands for every other machine path (for example /.dockerenv); "" hides them.
 	Root string
 }
 
 // HostRoots returns the roots of the running machine.
 func HostRoots() Roots {
-	return Roots{Sys: "/sys", Proc: "/proc", Dev: "/dev", Udev: "/run/udev", Etc: "/etc", Usr: "/usr", Root: "/"}
+	return Roots{Sys: "/sys", Proc: "/proc", Dev: "/dev", Udev: "/run/udev", Etc: "/etc", Usr: "/usr", Var: "/var", Root: "/"}
 }
 
 // RootsAt returns roots below dir, laid out like a machine's root directory (an unpacked
@@ -31,6 +32,7 @@ func RootsAt(dir string) Roots {
 		Udev: filepath.Join(dir, "run", "udev"),
 		Etc:  filepath.Join(dir, "etc"),
 		Usr:  filepath.Join(dir, "usr"),
+		Var:  filepath.Join(dir, "var"),
 		Root: dir,
 	}
 }
@@ -44,6 +46,7 @@ func (r Roots) mounts() []mount {
 		{"/dev", r.Dev},
 		{"/etc", r.Etc},
 		{"/usr", r.Usr},
+		{"/var", r.Var},
 	}
 	if r.Root != "" {
 		m = append(m, mount{"/", r.Root})

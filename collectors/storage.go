@@ -3,8 +3,10 @@ package collectors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -296,4 +298,62 @@ func readDisk(env *Env, name string, byID, byPath map[string][]string, mounted m
 	}
 	sort.Slice(d.Partitions, func(i, j int) bool { return d.Partitions[i].Partition < d.Partitions[j].Partition })
 	return d, nil
+}
+
+// BlockDevice is a whole disk as `lsblk --exclude 1,2,7 -d` lists it, with every spelling
+// of its model and serial that udev and sysfs give, for matching a storage parameter's model
+// and serial the way upstream's runner does.
+type BlockDevice struct {
+	Name    string   // sda, nvme0n1
+	MajMin  string   // 8:0
+	Models  []string // ID_MODEL, decoded ID_MODEL_ENC, device/model
+	Serials []string // ID_SCSI_SERIAL, ID_SERIAL_SHORT, ID_SERIAL, device/serial
+}
+
+// lsblkExcluded are the block majors `lsblk --exclude 1,2,7` leaves out: RAM disks,
+// floppies and loop devices.
+var lsblkExcluded = map[string]bool{"1": true, "2": true, "7": true}
+
+// BlockDevices lists the whole disks under /sys/class/block, sorted by name: every entry
+// that is not a partition and whose major is not excluded, backed by a device or not (unlike
+// the storage collector's disks). A file it cannot read counts as empty.
+//
+// Reads: /sys/class/block/*/{partition,dev,device/model,device/serial}, /run/udev/data/bM:m.
+func BlockDevices(f *FS) ([]BlockDevice, error) {
+	ents, err := f.ReadDir(sysClassBlock)
+	if err != nil {
+		return nil, fmt.Errorf("list block devices: %w", err)
+	}
+	var out []BlockDevice
+	for _, e := range ents {
+		base := sysClassBlock + "/" + e.Name
+		if f.Exists(base + "/partition") {
+			continue
+		}
+		mm, _ := f.ReadString(base + "/dev")
+		if major, _, _ := strings.Cut(mm, ":"); mm == "" || lsblkExcluded[major] {
+			continue
+		}
+		u, _ := readUdev(f, 'b', mm)
+		model, _ := f.ReadString(base + "/device/model")
+		serial, _ := f.ReadString(base + "/device/serial")
+		out = append(out, BlockDevice{
+			Name:    e.Name,
+			MajMin:  mm,
+			Models:  nonEmptyUnique(u.Env["ID_MODEL"], decodeUdevEnc(u.Env["ID_MODEL_ENC"]), model),
+			Serials: nonEmptyUnique(u.Env["ID_SCSI_SERIAL"], u.Env["ID_SERIAL_SHORT"], u.Env["ID_SERIAL"], serial),
+		})
+	}
+	return out, nil
+}
+
+// nonEmptyUnique returns the values trimmed, without empty ones and repeats, in order.
+func nonEmptyUnique(vals ...string) []string {
+	var out []string
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

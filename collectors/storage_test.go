@@ -2,6 +2,8 @@ package collectors
 
 import (
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestStorageCollector(t *testing.T) {
@@ -95,6 +97,7 @@ func TestDecodeUdevEnc(t *testing.T) {
 		`a\x2fb`:                   "a/b",
 		`bad\x2`:                   `bad\x2`,
 		`\xzz`:                     `\xzz`,
+		`a\x20b\x5cc\x2`:           `a b\c\x2`,
 	} {
 		if got := decodeUdevEnc(in); got != want {
 			t.Errorf("decodeUdevEnc(%q) = %q, want %q", in, got, want)
@@ -106,5 +109,36 @@ func TestParseUdevDB(t *testing.T) {
 	u := parseUdevDB("S:disk/by-id/x\nI:123\nE:ID_SERIAL=abc=d\nE:=bad\nW:1\nG:systemd\n")
 	if u.Env["ID_SERIAL"] != "abc=d" || len(u.Env) != 1 || len(u.Links) != 1 || u.Links[0] != "disk/by-id/x" {
 		t.Errorf("parseUdevDB = %+v", u)
+	}
+}
+
+func TestBlockDevices(t *testing.T) {
+	tr := newTree(t)
+	// A SATA disk known to udev, with a partition; an NVMe disk without udev; a loop device
+	// and a disk without a dev file, which lsblk leaves out.
+	ata := "sys/devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0"
+	bd := tr.disk(ata, "sda", "8:0", 2048, "0", "512", udevRecord(nil, map[string]string{
+		"ID_MODEL": "Samsung_SSD_850", "ID_MODEL_ENC": `Samsung\x20SSD\x20850\x20\x20`, "ID_SERIAL_SHORT": "S21N", "ID_SERIAL": "Samsung_SSD_850_S21N",
+	}))
+	tr.file(ata+"/model", "Samsung SSD 850 \n")
+	tr.partition(bd, "sda1", "8:1", 1, 1024, "")
+	tr.file("sys/class/block/nvme0n1/dev", "259:0\n")
+	tr.file("sys/class/block/nvme0n1/device/model", "QEMU NVMe Ctrl\n")
+	tr.file("sys/class/block/nvme0n1/device/serial", "deadbeef\n")
+	tr.file("sys/class/block/loop0/dev", "7:0\n")
+	tr.dir("sys/class/block/nodev")
+	got, err := BlockDevices(NewFS(RootsAt(tr.root), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []BlockDevice{
+		{Name: "nvme0n1", MajMin: "259:0", Models: []string{"QEMU NVMe Ctrl"}, Serials: []string{"deadbeef"}},
+		{Name: "sda", MajMin: "8:0", Models: []string{"Samsung_SSD_850", "Samsung SSD 850"}, Serials: []string{"S21N", "Samsung_SSD_850_S21N"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("BlockDevices (-want +got):\n%s", diff)
+	}
+	if _, err := BlockDevices(NewFS(RootsAt(t.TempDir()), nil)); err == nil {
+		t.Error("no error without /sys/class/block")
 	}
 }

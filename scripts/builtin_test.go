@@ -24,7 +24,7 @@ type builtinWant struct {
 	destructive bool
 	tags        []string // effective tags, automatic ones included
 	params      Parameters
-	packages    Packages
+	packages    wire.Packages
 	results     []string
 }
 
@@ -43,23 +43,23 @@ var wantBuiltins = map[string]builtinWant{
 	"maas-kernel-cmdline":                 {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"node"}},
 	"maas-serial-ports":                   {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"deploy-info", "node"}},
 
-	"smartctl-validate":   {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 5 * time.Minute, tags: []string{"commissioning", "storage"}, params: storageParam, packages: Packages{Apt: []string{"smartmontools"}}},
-	"smartctl-short":      {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 10 * time.Minute, tags: []string{"storage"}, params: storageParam, packages: Packages{Apt: []string{"smartmontools"}}},
-	"smartctl-long":       {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, tags: []string{"storage"}, params: storageParam, packages: Packages{Apt: []string{"smartmontools"}}},
-	"smartctl-conveyance": {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, tags: []string{"storage"}, params: storageParam, packages: Packages{Apt: []string{"smartmontools"}}},
+	"smartctl-validate":   {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 5 * time.Minute, tags: []string{"commissioning", "storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
+	"smartctl-short":      {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 10 * time.Minute, tags: []string{"storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
+	"smartctl-long":       {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, tags: []string{"storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
+	"smartctl-conveyance": {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, tags: []string{"storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
 	"badblocks": {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, tags: []string{"storage"},
 		params: Parameters{{Name: "storage", Type: ParamStorage}}, results: badblocksResults},
 	"badblocks-destructive": {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, destructive: true, tags: []string{"storage", "destructive"},
 		params: Parameters{{Name: "storage", Type: ParamStorage}}, results: badblocksResults},
 	"fio": {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, destructive: true, tags: []string{"storage", "destructive"},
-		params: storageParam, packages: Packages{Apt: []string{"fio"}},
+		params: storageParam, packages: wire.Packages{Apt: []string{"fio"}},
 		results: []string{"random_read", "random_read_iops", "sequential_read", "sequential_read_iops", "random_write", "random_write_iops", "sequential_write", "sequential_write_iops"}},
-	"memtester":              {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, tags: []string{"memory"}, packages: Packages{Apt: []string{"memtester"}}},
-	"stress-ng-cpu-short":    {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"cpu"}, packages: Packages{Apt: []string{"stress-ng"}}},
-	"stress-ng-cpu-long":     {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 14 * time.Hour, tags: []string{"cpu"}, packages: Packages{Apt: []string{"stress-ng"}}},
-	"stress-ng-memory-short": {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"memory"}, packages: Packages{Apt: []string{"stress-ng"}}},
-	"stress-ng-memory-long":  {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, timeout: 14 * time.Hour, tags: []string{"memory"}, packages: Packages{Apt: []string{"stress-ng"}}},
-	"7z": {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 300 * time.Second, tags: []string{"cpu"}, packages: Packages{Apt: []string{"p7zip-full"}},
+	"memtester":              {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, tags: []string{"memory"}, packages: wire.Packages{Apt: []string{"memtester"}}},
+	"stress-ng-cpu-short":    {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"cpu"}, packages: wire.Packages{Apt: []string{"stress-ng"}}},
+	"stress-ng-cpu-long":     {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 14 * time.Hour, tags: []string{"cpu"}, packages: wire.Packages{Apt: []string{"stress-ng"}}},
+	"stress-ng-memory-short": {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"memory"}, packages: wire.Packages{Apt: []string{"stress-ng"}}},
+	"stress-ng-memory-long":  {typ: wire.ScriptTypeTesting, hw: wire.HardwareMemory, parallel: wire.ParallelDisabled, timeout: 14 * time.Hour, tags: []string{"memory"}, packages: wire.Packages{Apt: []string{"stress-ng"}}},
+	"7z": {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 300 * time.Second, tags: []string{"cpu"}, packages: wire.Packages{Apt: []string{"p7zip-full"}},
 		results: []string{"compression_ru_mips", "compression_rating_mips", "decompression_ru_mips", "decompression_rating_mips"}},
 	"ntp": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelAny, timeout: time.Minute, tags: []string{"ntp", "network"}},
 }

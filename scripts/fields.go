@@ -6,25 +6,9 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"maasgo/wire"
 )
-
-// Packages are what the runner installs before a script runs (protocol.md §6.6).
-type Packages struct {
-	Apt  []string      `json:"apt,omitempty"`
-	Snap []SnapPackage `json:"snap,omitempty"`
-	URL  []string      `json:"url,omitempty"`
-}
-
-// Empty reports whether there is nothing to install.
-func (p Packages) Empty() bool { return len(p.Apt) == 0 && len(p.Snap) == 0 && len(p.URL) == 0 }
-
-// SnapPackage is a snap with an optional channel (stable, edge, beta, candidate) and
-// confinement mode (classic, dev, jail).
-type SnapPackage struct {
-	Name    string `json:"name"`
-	Channel string `json:"channel,omitempty"`
-	Mode    string `json:"mode,omitempty"`
-}
 
 // ResultDef describes one key a script writes under "results:" in its result file.
 type ResultDef struct {
@@ -199,8 +183,8 @@ func stringList(field string, v *yaml.Node, c *collector) []string {
 	return out
 }
 
-func readPackages(field string, v *yaml.Node, c *collector) Packages {
-	var p Packages
+func readPackages(field string, v *yaml.Node, c *collector) wire.Packages {
+	var p wire.Packages
 	ps, err := c.pairs(v)
 	if err != nil {
 		c.addf(field, "want a mapping of apt, snap and url: %w", err)
@@ -225,7 +209,7 @@ func readPackages(field string, v *yaml.Node, c *collector) Packages {
 	return p
 }
 
-func readSnaps(field string, v *yaml.Node, c *collector) []SnapPackage {
+func readSnaps(field string, v *yaml.Node, c *collector) []wire.SnapPackage {
 	v = deref(v)
 	items := []*yaml.Node{v}
 	list := v.Kind == yaml.SequenceNode
@@ -236,7 +220,7 @@ func readSnaps(field string, v *yaml.Node, c *collector) []SnapPackage {
 			return nil
 		}
 	}
-	var out []SnapPackage
+	var out []wire.SnapPackage
 	for i, item := range items {
 		f := field
 		if list {
@@ -249,8 +233,8 @@ func readSnaps(field string, v *yaml.Node, c *collector) []SnapPackage {
 	return out
 }
 
-func readSnap(field string, n *yaml.Node, c *collector) (SnapPackage, bool) {
-	var s SnapPackage
+func readSnap(field string, n *yaml.Node, c *collector) (wire.SnapPackage, bool) {
+	var s wire.SnapPackage
 	if n.Kind != yaml.MappingNode {
 		name, err := scalar(n)
 		if err != nil {
@@ -261,7 +245,7 @@ func readSnap(field string, n *yaml.Node, c *collector) (SnapPackage, bool) {
 			c.addf(field, "snap name must not be empty")
 			return s, false
 		}
-		return SnapPackage{Name: name}, true
+		return wire.SnapPackage{Name: name}, true
 	}
 	ps, err := c.pairs(n)
 	if err != nil {
@@ -279,19 +263,15 @@ func readSnap(field string, n *yaml.Node, c *collector) (SnapPackage, bool) {
 		case "name":
 			s.Name = str
 		case "channel":
-			switch str {
-			case "stable", "edge", "beta", "candidate":
-				s.Channel = str
-			default:
-				c.addf(field+".channel", "unknown snap channel %q (want stable, edge, beta or candidate)", str)
+			if err := wire.CheckSnapChannel(str); err != nil {
+				c.add(field+".channel", err)
 			}
+			s.Channel = str
 		case "mode":
-			switch str {
-			case "classic", "dev", "jail":
-				s.Mode = str
-			default:
-				c.addf(field+".mode", "unknown snap mode %q (want classic, dev or jail)", str)
+			if err := wire.CheckSnapMode(str); err != nil {
+				c.add(field+".mode", err)
 			}
+			s.Mode = str
 		}
 	}
 	if strings.TrimSpace(s.Name) == "" {

@@ -9,28 +9,9 @@ import (
 )
 
 // The JSON forms below are the shapes the API and index.json use (protocol.md §4.2, §11.2):
-// packages {"apt": [..], "snap": [name or {name, channel, mode}], "url": [..]}, results as a
-// mapping of {title, description} (or a list of names), parameters as a mapping of settings.
-// Decoding accepts everything the embedded YAML accepts and applies the same checks.
-
-// MarshalJSON writes a snap without channel or mode as its bare name.
-func (s SnapPackage) MarshalJSON() ([]byte, error) {
-	if s.Channel == "" && s.Mode == "" {
-		return json.Marshal(s.Name)
-	}
-	type plain SnapPackage
-	return json.Marshal(plain(s))
-}
-
-// UnmarshalJSON reads packages with the metadata rules.
-func (p *Packages) UnmarshalJSON(data []byte) error {
-	v, err := ParsePackages(string(data))
-	if err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
+// results as a mapping of {title, description} (or a list of names), parameters as a mapping
+// of settings. Decoding accepts everything the embedded YAML accepts and applies the same
+// checks. Packages are wire.Packages, which encode and decode themselves.
 
 // MarshalJSON writes a choice as its value, or as [value, label] when it has a label.
 func (c Choice) MarshalJSON() ([]byte, error) {

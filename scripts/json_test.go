@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"maasgo/wire"
 )
 
 func TestJSONShapes(t *testing.T) {
@@ -13,8 +15,8 @@ func TestJSONShapes(t *testing.T) {
 		v    any
 		want string
 	}{
-		{"no packages", Packages{}, `{}`},
-		{"packages", Packages{Apt: []string{"fio"}, Snap: []SnapPackage{{Name: "a"}, {Name: "b", Channel: "edge"}}, URL: []string{"http://x"}},
+		{"no packages", wire.Packages{}, `{}`},
+		{"packages", wire.Packages{Apt: []string{"fio"}, Snap: []wire.SnapPackage{{Name: "a"}, {Name: "b", Channel: "edge"}}, URL: []string{"http://x"}},
 			`{"apt":["fio"],"snap":["a",{"name":"b","channel":"edge"}],"url":["http://x"]}`},
 		{"no results", Results(nil), `{}`},
 		{"result list", Results{{Name: "a"}, {Name: "b"}}, `["a","b"]`},
@@ -61,9 +63,9 @@ func TestJSONRoundTrip(t *testing.T) {
 func checkRoundTrip(t *testing.T, md *Metadata) {
 	t.Helper()
 	type fields struct {
-		Packages   Packages   `json:"packages"`
-		Results    Results    `json:"results"`
-		Parameters Parameters `json:"parameters"`
+		Packages   wire.Packages `json:"packages"`
+		Results    Results       `json:"results"`
+		Parameters Parameters    `json:"parameters"`
 	}
 	in := fields{md.Packages, md.Results, md.Parameters}
 	data, err := json.Marshal(in)
@@ -76,5 +78,24 @@ func checkRoundTrip(t *testing.T, md *Metadata) {
 	}
 	if diff := cmp.Diff(in, out); diff != "" {
 		t.Errorf("%s: round trip through %s mismatch (-want +got):\n%s", md.Name, data, diff)
+	}
+}
+
+// TestPackagesAgree: the metadata's reader (ParsePackages, for YAML) and the wire decoder
+// (for index.json and the stored JSON) accept the same JSON and read it the same way.
+func TestPackagesAgree(t *testing.T) {
+	for _, in := range []string{
+		`null`, `{}`, `{"apt": "fio"}`, `{"apt": ["a", "b"], "url": "http://x", "snap": [{"name": "s", "mode": "dev"}, "t"]}`,
+		`{"apt": [1, true, 2.50]}`, `{"snap": {"name": "s", "channel": "edge", "other": "x"}}`, `{"apt": null, "url": []}`,
+		`["fio"]`, `"fio"`, `{"pip": "x"}`, `{"apt": "a", "apt": "b"}`, `{"apt": ["fio", {"a": "b"}]}`, `{"apt": [""]}`,
+		`{"apt": [null]}`, `{"snap": {"name": "x", "channel": "tip"}}`, `{"snap": {"name": "x", "mode": "strict"}}`,
+		`{"snap": [{"channel": "edge"}]}`, `{"snap": ""}`, `{"snap": [[1]]}`, `{"snap": {"name": "s", "other": {}}}`,
+	} {
+		fromYAML, yerr := ParsePackages(in)
+		var fromJSON wire.Packages
+		jerr := json.Unmarshal([]byte(in), &fromJSON)
+		if (yerr == nil) != (jerr == nil) || (yerr == nil && !cmp.Equal(fromYAML, fromJSON)) {
+			t.Errorf("%s: metadata reader %+v, %v; wire decoder %+v, %v", in, fromYAML, yerr, fromJSON, jerr)
+		}
 	}
 }

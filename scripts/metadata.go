@@ -53,7 +53,7 @@ type Metadata struct {
 	MayReboot                 bool
 	Recommission              bool
 	ApplyConfiguredNetworking bool
-	Packages                  Packages
+	Packages                  wire.Packages
 	ForHardware               []string
 	Results                   Results
 	Parameters                Parameters

@@ -62,7 +62,7 @@ fio "$@"
 				md.Name, md.Title = "fio", "Storage benchmark"
 				md.HardwareType, md.Parallel, md.Destructive = wire.HardwareStorage, wire.ParallelInstance, true
 				md.Parameters = Parameters{{Name: "storage", Type: ParamStorage, ArgumentFormat: "{path}"}}
-				md.Packages = Packages{Apt: []string{"fio"}}
+				md.Packages = wire.Packages{Apt: []string{"fio"}}
 				return md
 			},
 		},
@@ -162,7 +162,7 @@ fio "$@"
 			body: script("packages:", "  apt: [a, b]", "  snap:", "    - plain", "    - {name: s, channel: edge, mode: classic}", "  url: http://x/y.tar"),
 			want: func() *Metadata {
 				md := defaults(KeyPackages)
-				md.Packages = Packages{Apt: []string{"a", "b"}, Snap: []SnapPackage{{Name: "plain"}, {Name: "s", Channel: "edge", Mode: "classic"}}, URL: []string{"http://x/y.tar"}}
+				md.Packages = wire.Packages{Apt: []string{"a", "b"}, Snap: []wire.SnapPackage{{Name: "plain"}, {Name: "s", Channel: "edge", Mode: "classic"}}, URL: []string{"http://x/y.tar"}}
 				return md
 			},
 		},
@@ -171,7 +171,7 @@ fio "$@"
 			body: script("packages: {snap: {name: s}}"),
 			want: func() *Metadata {
 				md := defaults(KeyPackages)
-				md.Packages = Packages{Snap: []SnapPackage{{Name: "s"}}}
+				md.Packages = wire.Packages{Snap: []wire.SnapPackage{{Name: "s"}}}
 				return md
 			},
 		},

@@ -39,7 +39,7 @@ func ValidateTag(tag string) error {
 
 // ParsePackages reads a packages value from a request: JSON (or YAML) such as
 // {"apt": ["fio"], "snap": {"name": "x", "channel": "edge"}}. Empty text gives no packages.
-func ParsePackages(s string) (Packages, error) {
+func ParsePackages(s string) (wire.Packages, error) {
 	return parseField(s, KeyPackages, readPackages)
 }
 

@@ -90,16 +90,16 @@ func TestParseTimeout(t *testing.T) {
 func TestParsePackages(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want Packages
+		want wire.Packages
 		err  string
 	}{
-		{in: "", want: Packages{}},
-		{in: "null", want: Packages{}},
-		{in: `{"apt": "fio"}`, want: Packages{Apt: []string{"fio"}}},
+		{in: "", want: wire.Packages{}},
+		{in: "null", want: wire.Packages{}},
+		{in: `{"apt": "fio"}`, want: wire.Packages{Apt: []string{"fio"}}},
 		{in: `{"apt": ["a", "b"], "url": "http://x", "snap": [{"name": "s", "mode": "dev"}, "t"]}`,
-			want: Packages{Apt: []string{"a", "b"}, URL: []string{"http://x"}, Snap: []SnapPackage{{Name: "s", Mode: "dev"}, {Name: "t"}}}},
-		{in: "apt: [fio]", want: Packages{Apt: []string{"fio"}}},
-		{in: `{"apt": [1]}`, want: Packages{Apt: []string{"1"}}},
+			want: wire.Packages{Apt: []string{"a", "b"}, URL: []string{"http://x"}, Snap: []wire.SnapPackage{{Name: "s", Mode: "dev"}, {Name: "t"}}}},
+		{in: "apt: [fio]", want: wire.Packages{Apt: []string{"fio"}}},
+		{in: `{"apt": [1]}`, want: wire.Packages{Apt: []string{"1"}}},
 		{in: `["fio"]`, err: "packages: want a mapping of apt, snap and url: want a mapping, got a list"},
 		{in: `{"snap": {"name": "x", "channel": "tip"}}`, err: `packages.snap.channel: unknown snap channel "tip" (want stable, edge, beta or candidate)`},
 		{in: `{"apt": `, err: "packages: invalid YAML: yaml: line 1: did not find expected node content"},
@@ -222,7 +222,7 @@ func TestApply(t *testing.T) {
 		{key: "tags", value: "b, c", check: func(m *Metadata) bool { return cmp.Equal(m.Tags, []string{"b", "c"}) }},
 		{key: "timeout", value: "00:10:00", check: func(m *Metadata) bool { return m.Timeout == 10*time.Minute }},
 		{key: "timeout", value: "later", err: `timeout: invalid duration "later" (want seconds, HH:MM:SS or D HH:MM:SS)`},
-		{key: "packages", value: `{"apt": ["x"]}`, check: func(m *Metadata) bool { return cmp.Equal(m.Packages, Packages{Apt: []string{"x"}}) }},
+		{key: "packages", value: `{"apt": ["x"]}`, check: func(m *Metadata) bool { return cmp.Equal(m.Packages, wire.Packages{Apt: []string{"x"}}) }},
 		{key: "packages", value: `{"apt": [[]]}`, err: "packages.apt[0]: want a string, got a list"},
 		{key: "for_hardware", value: "pci:1234:abcd", check: func(m *Metadata) bool { return cmp.Equal(m.ForHardware, []string{"pci:1234:abcd"}) }},
 		{key: "for_hardware", value: "pci:1", err: `for_hardware[0]: hardware identifier "pci:1" must be modalias:<glob>, pci:VVVV:PPPP, usb:VVVV:PPPP, system_vendor:, system_product:, system_version:, mainboard_vendor: or mainboard_product:`},

@@ -1,6 +1,7 @@
 // Package wire holds the types and enumerations that the agent and the region both speak:
-// status numbers and names, script and hardware types, OAuth signing and verification, and
-// the formats of durations and timestamps on the wire. It imports nothing from either side.
+// status numbers and names, script and hardware types, the signal and its encoding, index.json
+// and the packages in it, result YAML, the architecture table, OAuth signing and verification,
+// and the formats of durations and timestamps on the wire. It imports nothing from either side.
 package wire
 
 import (

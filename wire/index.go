@@ -28,7 +28,7 @@ type IndexEntry struct {
 	Parallel                  Parallel                 `json:"parallel"`
 	HardwareType              HardwareType             `json:"hardware_type"`
 	Parameters                map[string]ResolvedParam `json:"parameters"`
-	Packages                  json.RawMessage          `json:"packages"`
+	Packages                  json.RawMessage          `json:"packages"` // Packages, decoded by the agent
 	ForHardware               []string                 `json:"for_hardware"`
 	ApplyConfiguredNetworking bool                     `json:"apply_configured_networking"`
 	HasStarted                *bool                    `json:"has_started,omitempty"`

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"maasgo/agent"
-	"maasgo/agent/metadata"
 	"maasgo/wire"
 )
 
@@ -74,14 +73,13 @@ func NewHarness(t testing.TB, region Region) *Harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := region.Credentials()
+	ep := agent.Endpoint{MetadataURL: mdURL, Credentials: region.Credentials()}
 	h := &Harness{Region: region, Storage: t.TempDir(), Out: &SyncBuffer{}, Log: &SyncBuffer{}}
 	h.Agent = &agent.Agent{
-		StorageDir: h.Storage,
-		Roots:      agent.RootsAt(t.TempDir()),
-		Region:     metadata.New(mdURL, creds),
-		Endpoint: agent.Endpoint{MetadataURL: mdURL, ConsumerKey: creds.ConsumerKey, TokenKey: creds.TokenKey,
-			TokenSecret: creds.TokenSecret, ConsumerSecret: creds.ConsumerSecret},
+		StorageDir:    h.Storage,
+		Roots:         agent.RootsAt(t.TempDir()),
+		Region:        agent.NewRegion(ep, 0),
+		Endpoint:      ep,
 		Out:           h.Out,
 		Log:           slog.New(slog.NewTextHandler(h.Log, nil)),
 		Backoff:       agent.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
@@ -94,10 +92,7 @@ func NewHarness(t testing.TB, region Region) *Harness {
 // SetIdleTimeout makes the runner's downloads and uploads fail (and be retried) after idle
 // without a byte moving, instead of the default's minutes.
 func (h *Harness) SetIdleTimeout(idle time.Duration) {
-	mdURL, _ := agent.MetadataURL(h.Region.MetadataURL(), agent.DefaultAPIVersion)
-	c := metadata.New(mdURL, h.Region.Credentials())
-	c.HTTP = metadata.NewHTTPClient(idle)
-	h.Agent.Region = c
+	h.Agent.Region = agent.NewRegion(h.Agent.Endpoint, idle)
 	h.Agent.IdleTimeout = idle
 }
 

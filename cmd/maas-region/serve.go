@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"maasgo/region/api"
-	"maasgo/region/hardware"
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
 	"maasgo/region/netlimit"
@@ -104,7 +103,7 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "log in with: maas login %s %s %s\n", so.createAdmin, url, key)
 	}
 	handler := api.New(st, api.Options{Log: log, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
-		ResultStored: hardware.Stored, AgentDir: so.agentDir, IdleTimeout: so.idleTimeout})
+		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout})
 	srv := &http.Server{
 		Handler: handler,
 		// Headers must arrive within 30 s and hold at most 64 KiB; an idle keep-alive

@@ -5,19 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"maasgo/agent"
-	"maasgo/agent/metadata"
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -25,15 +23,11 @@ import (
 // makes them once, without retries.
 const apiTimeout = 2 * time.Minute
 
-// maxAPIBody bounds what is read of an API answer.
-const maxAPIBody = 4 << 20
-
 // apiClient makes the API 2.0 requests of register-machine and get-machine-token, signed
-// with an administrator's API key (PLAINTEXT OAuth, multipart bodies as upstream's clients).
+// with an administrator's API key.
 type apiClient struct {
-	base   string // http://host:5240/MAAS, without a trailing "/"
-	signer *wire.Signer
-	http   *http.Client
+	base string // http://host:5240/MAAS, without a trailing "/"
+	c    *client.Client
 }
 
 // newAPIClient checks the MAAS URL and the API key given on the command line. idle is the
@@ -51,120 +45,36 @@ func newAPIClient(maasURL, apiKey string, idle time.Duration) (*apiClient, error
 	if err != nil {
 		return nil, fmt.Errorf("invalid API key: %w", err)
 	}
-	return &apiClient{base: base, signer: &wire.Signer{Creds: creds}, http: metadata.NewHTTPClient(idle)}, nil
+	c := client.New(creds, client.NewHTTPClient(client.Options{Idle: idle}))
+	c.UserAgent = "maas-run-scripts"
+	return &apiClient{base: base, c: c}, nil
 }
 
-// apiError is an answer other than 200.
-type apiError struct {
-	Status int
-	Body   string
-}
-
-func (e *apiError) Error() string {
-	reason := fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
-	if e.Status == http.StatusUnauthorized {
-		reason = "the region refused the API key (401)"
-	}
-	if d := describeBody(e.Body); d != "" {
-		return reason + ": " + d
-	}
-	return reason
-}
-
-// describeBody renders an error body on one line: a form's field errors as "field: message",
-// anything else as its first line.
-func describeBody(body string) string {
-	var fields map[string][]string
-	if json.Unmarshal([]byte(body), &fields) == nil && len(fields) > 0 {
-		keys := make([]string, 0, len(fields))
-		for k := range fields {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, k+": "+strings.Join(fields[k], " "))
-		}
-		return strings.Join(parts, "; ")
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
-	if len(line) > 300 {
-		line = line[:300] + "…"
-	}
-	return line
-}
-
-// do sends one request to path (below the API root, e.g. "machines/") and returns the body
-// of a 200. GET carries fields in the query; POST in a multipart body. A 401 that teaches the
-// signer a new clock skew is sent once more with the corrected timestamp.
-func (c *apiClient) do(ctx context.Context, method, path string, fields []agent.Field) ([]byte, error) {
+// do makes one call of path (below the API root, e.g. "machines/") as upstream's CLI lays it
+// out, and returns the body of a 2xx; another answer is a *client.Error.
+func (a *apiClient) do(ctx context.Context, method, path, op string, parts []client.Part) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		body, status, learnt, err := c.send(ctx, method, path, fields)
-		if err != nil {
-			return nil, err
-		}
-		if status == http.StatusOK {
-			return body, nil
-		}
-		if status == http.StatusUnauthorized && attempt == 0 && learnt {
-			continue
-		}
-		return nil, &apiError{Status: status, Body: string(body)}
-	}
-}
-
-// send makes one request; learnt reports that the answer taught the signer a new clock skew.
-func (c *apiClient) send(ctx context.Context, method, path string, fields []agent.Field) (body []byte, status int, learnt bool, err error) {
-	u := c.base + "/api/2.0/" + path
-	var rd io.Reader
-	var mp *metadata.Multipart
-	if method == http.MethodGet {
-		q := url.Values{}
-		for _, f := range fields {
-			q.Add(f.Name, f.Value)
-		}
-		if len(q) > 0 {
-			u += "?" + q.Encode()
-		}
-	} else {
-		if mp, err = metadata.NewMultipart(fields, nil); err != nil {
-			return nil, 0, false, err
-		}
-		defer mp.Close()
-		rd = mp
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	r, err := client.NewAPIRequest(method, a.base+"/api/2.0/"+path, op, parts)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("invalid MAAS URL: %w", err)
+		return nil, err
 	}
-	if mp != nil {
-		req.ContentLength = mp.Len()
-		req.Header.Set("Content-Type", mp.ContentType())
+	body, err := a.c.Call(ctx, r)
+	var ce *client.Error
+	switch {
+	case err == nil:
+		return body, nil
+	case !errors.As(err, &ce):
+		return nil, fmt.Errorf("cannot reach the region at %s: %w", a.base, err)
+	case ce.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("the region refused the API key (401): %s", ce.Message())
 	}
-	req.Header.Set("User-Agent", "maas-run-scripts")
-	c.signer.Sign(req)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, 0, false, fmt.Errorf("cannot reach the region at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	learnt = c.signer.Observe(resp)
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIBody))
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("read the region's answer: %w", err)
-	}
-	return b, resp.StatusCode, learnt, nil
+	return nil, err
 }
 
 // createMachine adds a machine (POST machines/) and returns its system id.
-func (c *apiClient) createMachine(ctx context.Context, fields []agent.Field) (string, error) {
-	body, err := c.do(ctx, http.MethodPost, "machines/", fields)
+func (a *apiClient) createMachine(ctx context.Context, parts []client.Part) (string, error) {
+	body, err := a.do(ctx, http.MethodPost, "machines/", "", parts)
 	if err != nil {
 		return "", err
 	}
@@ -178,10 +88,10 @@ func (c *apiClient) createMachine(ctx context.Context, fields []agent.Field) (st
 }
 
 // machineToken fetches a machine's token (GET machines/<id>/?op=get_token).
-func (c *apiClient) machineToken(ctx context.Context, systemID string) (wire.Credentials, error) {
-	body, err := c.do(ctx, http.MethodGet, "machines/"+url.PathEscape(systemID)+"/", []agent.Field{{Name: "op", Value: "get_token"}})
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+func (a *apiClient) machineToken(ctx context.Context, systemID string) (wire.Credentials, error) {
+	body, err := a.do(ctx, http.MethodGet, "machines/"+url.PathEscape(systemID)+"/", "get_token", nil)
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.StatusCode == http.StatusNotFound {
 		return wire.Credentials{}, fmt.Errorf("no machine with system id %q on the region (404)", systemID)
 	}
 	if err != nil {
@@ -202,8 +112,8 @@ func (c *apiClient) machineToken(ctx context.Context, systemID string) (wire.Cre
 }
 
 // systemIDOf finds a machine by hostname; "" when there is none or the lookup fails.
-func (c *apiClient) systemIDOf(ctx context.Context, hostname string) string {
-	body, err := c.do(ctx, http.MethodGet, "machines/", []agent.Field{{Name: "hostname", Value: hostname}})
+func (a *apiClient) systemIDOf(ctx context.Context, hostname string) string {
+	body, err := a.do(ctx, http.MethodGet, "machines/", "", []client.Part{{Name: "hostname", Value: hostname}})
 	if err != nil {
 		return ""
 	}
@@ -340,7 +250,7 @@ func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey stri
 	if arch == "" {
 		m, err := agent.UnameMachine()
 		if err == nil {
-			arch, err = agent.DebianArch(m)
+			arch, err = wire.MachineArch(m)
 		}
 		if err != nil {
 			return fmt.Errorf("find the architecture (give --arch): %w", err)
@@ -364,14 +274,14 @@ func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey stri
 	defer pf.abort()
 
 	ctx := cmdContext(cmd)
-	fields := []agent.Field{{Name: "hostname", Value: hostname}, {Name: "architecture", Value: arch}, {Name: "deployed", Value: "true"}}
+	parts := []client.Part{{Name: "hostname", Value: hostname}, {Name: "architecture", Value: arch}, {Name: "deployed", Value: "true"}}
 	for _, m := range macs {
-		fields = append(fields, agent.Field{Name: "mac_addresses", Value: m})
+		parts = append(parts, client.Part{Name: "mac_addresses", Value: m})
 	}
-	id, err := c.createMachine(ctx, fields)
+	id, err := c.createMachine(ctx, parts)
 	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.StatusCode == http.StatusBadRequest {
 			// Registered before (its MAC addresses or its name are taken): say how to get
 			// the existing machine's credentials instead.
 			if other := c.systemIDOf(ctx, hostname); other != "" {

@@ -107,7 +107,7 @@ func reportEndpoint(o reportOpts) (agent.Endpoint, error) {
 		if err != nil {
 			return agent.Endpoint{}, fmt.Errorf("--machine-token: %w", err)
 		}
-		c.ConsumerKey, c.TokenKey, c.TokenSecret, c.ConsumerSecret = t.ConsumerKey, t.TokenKey, t.TokenSecret, t.ConsumerSecret
+		c.Credentials = t
 	}
 	if o.metadataURL != "" {
 		c.Endpoint = o.metadataURL
@@ -123,8 +123,7 @@ func reportEndpoint(o reportOpts) (agent.Endpoint, error) {
 	if err != nil {
 		return agent.Endpoint{}, err
 	}
-	return agent.Endpoint{MetadataURL: u, ConsumerKey: c.ConsumerKey, TokenKey: c.TokenKey, TokenSecret: c.TokenSecret,
-		ConsumerSecret: c.ConsumerSecret}, nil
+	return agent.Endpoint{MetadataURL: u, Credentials: c.Credentials}, nil
 }
 
 func runReportResults(cmd *cobra.Command, o reportOpts) error {

@@ -91,8 +91,7 @@ func savedEndpoint(cmd *cobra.Command, o *connOpts, info agent.RunInfo, offline 
 		ep.MetadataURL = flags.MetadataURL
 	}
 	if flags.ConsumerKey != "" || flags.TokenKey != "" || flags.TokenSecret != "" {
-		ep.ConsumerKey, ep.TokenKey, ep.TokenSecret, ep.ConsumerSecret =
-			flags.ConsumerKey, flags.TokenKey, flags.TokenSecret, flags.ConsumerSecret
+		ep.Credentials = flags.Credentials
 	}
 	return ep, nil
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"maasgo/agent"
-	"maasgo/agent/metadata"
+	"maasgo/client"
+	"maasgo/wire"
 )
 
 // connOpts are the flags that say where the region is and how to sign requests to it
@@ -58,7 +59,7 @@ func (o *connOpts) given(fl *pflag.FlagSet) bool {
 // line win over the file's. The default config file may be missing; one named on the command
 // line may not. offline skips a config that would be downloaded.
 func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool, out io.Writer) (agent.Endpoint, error) {
-	cfg := agent.Config{MetadataURL: o.url, ConsumerKey: o.ckey, TokenKey: o.tkey, TokenSecret: o.tsec, ConsumerSecret: o.csec}
+	cfg := agent.Config{MetadataURL: o.url, Credentials: wire.Credentials{ConsumerKey: o.ckey, TokenKey: o.tkey, TokenSecret: o.tsec, ConsumerSecret: o.csec}}
 	if o.config != "" {
 		remote := strings.HasPrefix(o.config, "http://") || strings.HasPrefix(o.config, "https://")
 		_, statErr := os.Stat(strings.TrimPrefix(o.config, "file://"))
@@ -67,15 +68,14 @@ func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool
 			fmt.Fprintf(out, "--no-send makes no network request: the config %s is not read\n", o.config)
 		case !remote && errors.Is(statErr, os.ErrNotExist) && !fl.Changed("config"):
 		default:
-			fileCfg, err := agent.LoadConfig(ctx, metadata.DefaultHTTPClient(), o.config)
+			fileCfg, err := agent.LoadConfig(ctx, client.NewHTTPClient(client.Options{Idle: agent.DefaultIdleTimeout}), o.config)
 			if err != nil {
 				return agent.Endpoint{}, err
 			}
 			cfg.Fill(fileCfg)
 		}
 	}
-	ep := agent.Endpoint{ConsumerKey: cfg.ConsumerKey, TokenKey: cfg.TokenKey, TokenSecret: cfg.TokenSecret,
-		ConsumerSecret: cfg.ConsumerSecret}
+	ep := agent.Endpoint{Credentials: cfg.Credentials}
 	if cfg.MetadataURL != "" {
 		u, err := agent.MetadataURL(cfg.MetadataURL, o.apiver)
 		if err != nil {
@@ -122,13 +122,6 @@ func (o *retryOpts) check() error {
 		return fmt.Errorf("--idle-timeout must be positive, not %s", o.idleTimeout)
 	}
 	return nil
-}
-
-// regionClient is the metadata API client of ep with the flags' idle timeout.
-func regionClient(ep agent.Endpoint, o retryOpts) *metadata.Client {
-	c := metadata.New(ep.MetadataURL, ep.Credentials())
-	c.HTTP = metadata.NewHTTPClient(o.idleTimeout)
-	return c
 }
 
 // runOpts are the flags of run.
@@ -240,7 +233,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 		if err := checkSendable(ep); err != nil {
 			return nil, err
 		}
-		a.Region = regionClient(ep, retry)
+		a.Region = agent.NewRegion(ep, retry.idleTimeout)
 	}
 	return a, nil
 }

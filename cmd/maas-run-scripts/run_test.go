@@ -152,7 +152,7 @@ func TestConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := agent.Endpoint{MetadataURL: "http://10.0.0.2:5248/MAAS/metadata/2012-03-01/", ConsumerKey: "CK", TokenKey: "FLAG", TokenSecret: "TS"}
+	want := agent.Endpoint{MetadataURL: "http://10.0.0.2:5248/MAAS/metadata/2012-03-01/", Credentials: wire.Credentials{ConsumerKey: "CK", TokenKey: "FLAG", TokenSecret: "TS"}}
 	if ep != want {
 		t.Errorf("endpoint %+v; want %+v", ep, want)
 	}

@@ -68,7 +68,7 @@ func runSend(cmd *cobra.Command, o sendOpts, args []string) error {
 		if err := checkSendable(ep); err != nil {
 			return nil, err
 		}
-		return regionClient(ep, o.retry), nil
+		return agent.NewRegion(ep, o.retry.idleTimeout), nil
 	})
 	sent := 0
 	for _, r := range reports {

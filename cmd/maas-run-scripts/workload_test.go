@@ -19,6 +19,7 @@ import (
 	"maasgo/agent"
 	"maasgo/region/regiontest"
 	"maasgo/region/store/storetest"
+	"maasgo/wire"
 )
 
 // These tests play the user guide's "machines already running a workload": the real agent
@@ -264,7 +265,7 @@ func TestSeedRegisterAndReport(t *testing.T) {
 		t.Errorf("status %v; the machine must stay Deployed", m["status_name"])
 	}
 	uname, _ := agent.UnameMachine()
-	arch, _ := agent.DebianArch(uname)
+	arch, _ := wire.MachineArch(uname)
 	if m["architecture"] != arch+"/generic" {
 		t.Errorf("architecture %v; uname -m says %s (%s)", m["architecture"], uname, arch)
 	}

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -31,21 +33,13 @@ func main() {
 	if err != nil {
 		fail("-key: %v", err)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}}
+	c := client.New(creds, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conc}})
 	do := func(method, p string, form url.Values) (int, int, error) {
-		var body io.Reader
+		req := &client.Request{Method: method, URL: strings.TrimSuffix(*base, "/") + "/" + p}
 		if form != nil {
-			body = strings.NewReader(form.Encode())
+			req.Body = client.Form(form)
 		}
-		req, err := http.NewRequest(method, strings.TrimSuffix(*base, "/")+"/"+p, body)
-		if err != nil {
-			return 0, 0, err
-		}
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		req.Header.Set("Authorization", creds.AuthorizationHeader(time.Now()))
-		resp, err := client.Do(req)
+		resp, err := c.Do(context.Background(), req)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -38,7 +40,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	c, err := newClient(flag.Arg(0), flag.Arg(1))
+	c, err := newRegion(flag.Arg(0), flag.Arg(1))
 	if err != nil {
 		fatal(err)
 	}
@@ -70,54 +72,37 @@ func fatal(err error) {
 
 var errNoMachine = errors.New("no machine")
 
-type client struct {
-	base   string
-	signer *wire.Signer
-	http   *http.Client
+// region reads the API 2.0 of one region.
+type region struct {
+	base string // http://host:5240/MAAS
+	c    *client.Client
 }
 
-func newClient(maasURL, key string) (*client, error) {
+func newRegion(maasURL, key string) (*region, error) {
 	creds, err := wire.ParseCredentials(key)
 	if err != nil {
 		return nil, fmt.Errorf("API key: %w", err)
 	}
-	return &client{base: strings.TrimRight(maasURL, "/"), signer: &wire.Signer{Creds: creds},
-		http: &http.Client{Timeout: time.Minute}}, nil
+	return &region{base: strings.TrimRight(maasURL, "/"), c: client.New(creds, client.NewHTTPClient(client.Options{}))}, nil
 }
 
-// get reads path below api/2.0/ into v, retrying once when a 401 taught the clock skew.
-func (c *client) get(path string, q url.Values, v any) error {
-	u := c.base + "/api/2.0/" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
+// get reads path below api/2.0/ into v within a minute (the client retries once when a 401
+// taught it the clock skew).
+func (r *region) get(path string, q []client.Part, v any) error {
+	req, err := client.NewAPIRequest(http.MethodGet, r.base+"/api/2.0/"+path, "", q)
+	if err != nil {
+		return err
 	}
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequest(http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		c.signer.Sign(req)
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("GET %s: %w", u, err)
-		}
-		learnt := c.signer.Observe(resp)
-		if resp.StatusCode == http.StatusUnauthorized && learnt && attempt == 0 {
-			continue
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s: %.300s", u, resp.Status, body)
-		}
-		if err := json.Unmarshal(body, v); err != nil {
-			return fmt.Errorf("GET %s: %w", u, err)
-		}
-		return nil
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body, err := r.c.Call(ctx, req)
+	if err == nil {
+		err = json.Unmarshal(body, v)
 	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
 }
 
 type machine struct {
@@ -177,9 +162,9 @@ type resultSet struct {
 	Results    []result `json:"results"`
 }
 
-func (c *client) machineNamed(hostname string) (*machine, error) {
+func (r *region) machineNamed(hostname string) (*machine, error) {
 	var ms []machine
-	if err := c.get("machines/", url.Values{"hostname": {hostname}}, &ms); err != nil {
+	if err := r.get("machines/", []client.Part{{Name: "hostname", Value: hostname}}, &ms); err != nil {
 		return nil, err
 	}
 	if len(ms) == 0 {
@@ -188,9 +173,9 @@ func (c *client) machineNamed(hostname string) (*machine, error) {
 	return &ms[0], nil
 }
 
-func (c *client) results(systemID string) (*resultSet, error) {
+func (r *region) results(systemID string) (*resultSet, error) {
 	var s resultSet
-	err := c.get("nodes/"+url.PathEscape(systemID)+"/results/current-commissioning/", nil, &s)
+	err := r.get("nodes/"+url.PathEscape(systemID)+"/results/current-commissioning/", nil, &s)
 	return &s, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,16 +170,6 @@ func AgentSums(dir string) (map[string]string, error) {
 	return sums, nil
 }
 
-// knownArch reports whether arch is one the agent is built for.
-func knownArch(arch string) bool {
-	for _, a := range AgentArchitectures {
-		if a == arch {
-			return true
-		}
-	}
-	return false
-}
-
 // serveAgent answers /MAAS/maas-run-scripts/<arch> and /MAAS/machine-resources/<arch> with the
 // static agent binary (one binary does both), and /MAAS/maas-run-scripts with a small launcher
 // that runs the binary of the machine's own architecture. Answers name no filesystem path.
@@ -201,7 +192,7 @@ func (s *Server) serveAgent(w http.ResponseWriter, r *http.Request, path string)
 		writeText(w, http.StatusNotFound, fmt.Sprintf("Name the architecture: /MAAS/%s/<arch> (one of %s).", name, known))
 		return
 	}
-	if !knownArch(arch) {
+	if !slices.Contains(AgentArchitectures, arch) {
 		writeText(w, http.StatusNotFound, fmt.Sprintf("Unknown architecture %q: the agent is built for %s.", arch, known))
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"maasgo/region/config"
 	"maasgo/region/lifecycle"
+	"maasgo/region/power"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -419,8 +420,8 @@ func updateMachine(req *request) (any, error) {
 		}
 		if p.Has("power_type") {
 			pt := p.Get("power_type")
-			if !contains(lifecycle.PowerTypes, pt) {
-				return fieldError("power_type", fmt.Sprintf("%q is not a known power type (one of %s)", pt, strings.Join(lifecycle.PowerTypes, ", ")))
+			if err := power.CheckType(pt); err != nil {
+				return fieldError("power_type", err.Error())
 			}
 			m.PowerType = pt
 		}
@@ -622,12 +623,3 @@ func updateInterface(req *request) (any, error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}

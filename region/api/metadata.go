@@ -1,19 +1,14 @@
 package api
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/bzip2"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
-	"time"
 
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
@@ -153,64 +148,10 @@ func (s *Server) metadataOp(req *request, m *store.Machine) (any, error) {
 	}
 }
 
-// parseSignal reads the fields of op=signal (protocol.md §4.3). Malformed numbers and power
-// parameters are 400s naming the field.
-func parseSignal(p *Params) (lifecycle.Signal, error) {
-	sig := lifecycle.Signal{Status: p.Get("status"), Error: p.Get("error"), Name: p.Get("name"), Files: p.Files}
-	errs := validationError{}
-	intField := func(name string) *int64 {
-		v := strings.TrimSpace(p.Get(name))
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs[name] = append(errs[name], fmt.Sprintf("%q is not a whole number", v))
-			return nil
-		}
-		return &n
-	}
-	sig.ScriptResultID = intField("script_result_id")
-	sig.ScriptVersionID = intField("script_version_id")
-	for _, name := range []string{"exit_status", "script_result", "result"} {
-		if n := intField(name); n != nil && sig.ExitStatus == nil {
-			if *n < -1<<31 || *n > 1<<31-1 {
-				errs[name] = append(errs[name], fmt.Sprintf("%d is out of range", *n))
-				continue
-			}
-			e := int(*n)
-			sig.ExitStatus = &e
-		}
-	}
-	if v := strings.TrimSpace(p.Get("runtime")); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-			errs["runtime"] = append(errs["runtime"], fmt.Sprintf("%q is not a number of seconds", v))
-		} else {
-			sig.Runtime = &f
-		}
-	}
-	sig.PowerType = p.Get("power_type")
-	if pp := p.Get("power_parameters"); pp != "" {
-		if err := json.Unmarshal([]byte(pp), &sig.PowerParameters); err != nil {
-			errs["power_parameters"] = append(errs["power_parameters"], "Must be a JSON object: "+err.Error())
-		}
-	}
-	if sig.Status == "" {
-		errs["status"] = append(errs["status"], "This field is required.")
-	} else if !wire.ValidSignalStatus(sig.Status) {
-		errs["status"] = append(errs["status"], fmt.Sprintf("Unknown status: '%s'", sig.Status))
-	}
-	if len(errs) > 0 {
-		return sig, errs
-	}
-	return sig, nil
-}
-
 // signal stores a machine's signal. A signal carrying an idempotency key that was seen before
 // is acknowledged without being applied again.
 func (s *Server) signal(req *request) (any, error) {
-	sig, err := parseSignal(req.params)
+	sig, err := wire.DecodeSignal(req.params.Values, req.params.Files)
 	if err != nil {
 		return nil, err
 	}
@@ -240,123 +181,22 @@ func (s *Server) signal(req *request) (any, error) {
 // maasScripts answers GET /<ver>/maas-scripts: a tar of the scripts the machine should run
 // with their index.json, or 204 when there is nothing to run.
 func (s *Server) maasScripts(req *request, m *store.Machine) (any, error) {
-	var pending []lifecycle.Pending
-	var outputs map[int64]*store.ScriptResult
-	var ifaces []store.Interface
+	var sc *lifecycle.Scripts
 	err := s.store.Update(req.ctx, func(tx *store.Tx) (err error) {
-		m, err = tx.MachineByID(m.ID)
-		if err != nil {
-			return err
-		}
-		if pending, err = lifecycle.PendingScripts(tx, m); err != nil {
-			return err
-		}
-		outputs = map[int64]*store.ScriptResult{}
-		for _, p := range pending {
-			if p.Result.Status != wire.ScriptPending {
-				r, err := tx.ScriptResultByID(p.Result.ID, true)
-				if err != nil {
-					return err
-				}
-				outputs[r.ID] = r
-			}
-		}
-		all, err := tx.Interfaces(m.ID)
-		ifaces = all[m.ID]
+		sc, err = lifecycle.LoadScripts(tx, m.ID)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(pending) == 0 {
+	if len(sc.Pending) == 0 {
 		return noContent{}, nil
 	}
-	b, err := buildScriptsTar(pending, outputs, ifaces, s.now())
+	b, err := sc.Tar(s.now())
 	if err != nil {
 		return nil, err
 	}
 	return rawResponse{contentType: "application/x-tar", body: b}, nil
-}
-
-// buildScriptsTar writes the ustar archive of protocol.md §4.2.
-func buildScriptsTar(pending []lifecycle.Pending, outputs map[int64]*store.ScriptResult, ifaces []store.Interface, now time.Time) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, mode int64, data []byte) error {
-		hdr := &tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: now.Truncate(time.Second), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return fmt.Errorf("write %s into the scripts tar: %w", name, err)
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	var index wire.Index
-	written := map[string]bool{}
-	netconf := false
-	for _, p := range pending {
-		switch p.List {
-		case "commissioning_scripts":
-			index.V1.Commissioning = append(index.V1.Commissioning, p.Entry)
-		case "testing_scripts":
-			index.V1.Testing = append(index.V1.Testing, p.Entry)
-		case "release_scripts":
-			index.V1.Release = append(index.V1.Release, p.Entry)
-		}
-		netconf = netconf || p.Script.ApplyConfiguredNetworking
-		if !written[p.Entry.Path] {
-			written[p.Entry.Path] = true
-			if err := add(p.Entry.Path, 0o755, p.Version.Data); err != nil {
-				return nil, err
-			}
-		}
-		if r := outputs[p.Result.ID]; r != nil {
-			base := fmt.Sprintf("out/%s.%d", p.Entry.Name, r.ID)
-			for _, f := range []struct {
-				suffix string
-				data   []byte
-			}{{"", r.Output}, {".out", r.Stdout}, {".err", r.Stderr}, {".yaml", r.Result}} {
-				if err := add(base+f.suffix, 0o644, f.data); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	idx, err := json.Marshal(index)
-	if err != nil {
-		return nil, fmt.Errorf("encode index.json: %w", err)
-	}
-	if err := add("index.json", 0o644, idx); err != nil {
-		return nil, err
-	}
-	if netconf {
-		if err := add("../config/netplan.yaml", 0o644, netplanFor(ifaces)); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("close the scripts tar: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// netplanFor renders the configured networking of a machine: its enabled physical interfaces,
-// matched by MAC, on DHCP, with their MTU.
-func netplanFor(ifaces []store.Interface) []byte {
-	var b strings.Builder
-	b.WriteString("network:\n  version: 2\n  ethernets:\n")
-	n := 0
-	for _, i := range ifaces {
-		if i.Type != "physical" || !i.Enabled || i.MACAddress == "" {
-			continue
-		}
-		n++
-		fmt.Fprintf(&b, "    %s:\n      match:\n        macaddress: %q\n      set-name: %s\n      mtu: %d\n      dhcp4: true\n",
-			i.Name, i.MACAddress, i.Name, i.MTU)
-	}
-	if n == 0 {
-		return []byte("network:\n  version: 2\n")
-	}
-	return []byte(b.String())
 }
 
 // userData answers GET /<ver>/user-data: for a commissioning or testing machine the script that

@@ -39,8 +39,6 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by version/.
 	Version string
-	// ResultStored, when set, is called for each script result a machine reports.
-	ResultStored lifecycle.ResultHook
 	// Power drives machines' power; nil means power.Default() (manual only).
 	Power power.Drivers
 	// AgentDir holds the agent binaries, maas-run-scripts-linux-<arch>.
@@ -56,7 +54,7 @@ type Options struct {
 func New(st *store.Store, opts Options) *Server {
 	s := &Server{store: st, opts: opts}
 	s.handlers = s.routes()
-	s.signals = lifecycle.Signals{Now: s.now, Stored: opts.ResultStored}
+	s.signals = lifecycle.Signals{Now: s.now}
 	if s.opts.Power == nil {
 		s.opts.Power = power.Default()
 	}

@@ -7,6 +7,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"testing"
+
+	"maasgo/wire"
 )
 
 func signalRequest(fields map[string]string, files map[string]string) *http.Request {
@@ -45,13 +47,13 @@ func TestParseSignal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sig, err := parseSignal(p)
+			sig, err := wire.DecodeSignal(p.Values, p.Files)
 			var ve validationError
 			if tc.field == "" {
 				if err != nil {
-					t.Fatalf("parseSignal: %v", err)
+					t.Fatalf("DecodeSignal: %v", err)
 				}
-				if string(sig.Files["x.out"]) != "o" {
+				if len(sig.Files) != 1 || sig.Files[0].Name != "x.out" || string(sig.Files[0].Data) != "o" {
 					t.Errorf("files: %v", sig.Files)
 				}
 				return
@@ -73,7 +75,7 @@ func FuzzSignal(f *testing.F) {
 		if err != nil {
 			return
 		}
-		sig, err := parseSignal(p)
+		sig, err := wire.DecodeSignal(p.Values, p.Files)
 		if err == nil && sig.Status != status {
 			t.Fatalf("status %q became %q", status, sig.Status)
 		}

@@ -1,8 +1,8 @@
 // Package inventory turns a machine-resources document (as 50-maas-01-commissioning sends
 // it, from this project's collector or from upstream's machine-resources binary) into the
 // machine facts the region stores, following the rules of MAAS's commissioning hooks
-// (spec/hardware.md §2.5, §3.1 and §4.1). It is pure: it imports only the wire schema and
-// the standard library, and it reads and writes nothing.
+// (spec/hardware.md §2.5, §3.1 and §4.1). It is pure: it imports only the wire schema, wire
+// and the standard library, and it reads and writes nothing.
 package inventory
 
 import (
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"maasgo/collectors/schema"
+	"maasgo/wire"
 )
 
 // Errors for documents the upstream region refuses.
@@ -24,7 +25,7 @@ var (
 	ErrAPIVersion        = errors.New("data not from the LXD API 1.0")
 	ErrMissingExtensions = errors.New("missing required LXD API extensions")
 	ErrMissingSection    = errors.New("missing section")
-	ErrUnknownArch       = errors.New("unknown kernel architecture")
+	ErrUnknownArch       = wire.ErrUnknownArch // a kernel architecture the region takes no machines of
 	ErrUnknownNUMANode   = errors.New("reference to an unknown NUMA node")
 )
 
@@ -188,22 +189,14 @@ func FromDocument(doc *schema.Document) (*Facts, error) {
 	return f, nil
 }
 
-var kernelToDebian = map[string]string{
-	"i686":    "i386",
-	"x86_64":  "amd64",
-	"aarch64": "arm64",
-	"ppc64le": "ppc64el",
-	"s390x":   "s390x",
-	"mips":    "mips",
-	"mips64":  "mips64el",
-}
-
-// DebianArchitecture maps a kernel architecture (uname -m) to "<debian arch>/generic".
-// Like MAAS 3.7.3 it knows no riscv64.
+// DebianArchitecture maps a kernel architecture (uname -m) to "<debian arch>/generic" with
+// the table the agent and the API use (wire.Arches), so that a machine that could register
+// can be commissioned. Upstream's inventory knows mips but no riscv64; the region takes
+// riscv64 machines and refuses mips ones, here as at registration.
 func DebianArchitecture(kernel string) (string, error) {
-	a, ok := kernelToDebian[kernel]
-	if !ok {
-		return "", fmt.Errorf("%w %q", ErrUnknownArch, kernel)
+	a, err := wire.MachineArch(kernel)
+	if err != nil {
+		return "", err
 	}
 	return a + "/generic", nil
 }

@@ -89,7 +89,7 @@ func TestParseRefuses(t *testing.T) {
 		{name: "missing extension", mutate: func(m map[string]any) { m["api_extensions"] = []string{"resources"} }, want: ErrMissingExtensions},
 		{name: "no resources", mutate: func(m map[string]any) { delete(m, "resources") }, want: ErrMissingSection},
 		{name: "null networks", mutate: func(m map[string]any) { m["networks"] = nil }, want: ErrMissingSection},
-		{name: "riscv64 is unknown to the region", mutate: func(m map[string]any) { m["environment"] = map[string]any{"kernel_architecture": "riscv64"} }, want: ErrUnknownArch},
+		{name: "mips is refused as at registration", mutate: func(m map[string]any) { m["environment"] = map[string]any{"kernel_architecture": "mips"} }, want: ErrUnknownArch},
 		{name: "accepted", mutate: func(map[string]any) {}},
 	}
 	for _, tt := range tests {

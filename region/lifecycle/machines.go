@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"maasgo/region/power"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -22,24 +23,13 @@ func fieldErrorf(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Architectures the region knows, in Debian's names.
-var Architectures = []string{"amd64", "arm64", "armhf", "i386", "ppc64el", "riscv64", "s390x"}
-
-// PowerTypes the region accepts. Only "manual" drives nothing: a person powers the machine.
-var PowerTypes = []string{"manual", "ipmi", "redfish", "virsh", "lxd", "webhook", "wedge", "moonshot"}
-
-// NormalizeArchitecture turns "amd64" into "amd64/generic" and checks the architecture.
+// NormalizeArchitecture turns "amd64" into "amd64/generic" and checks that the region takes
+// machines of the architecture (wire.Arches).
 func NormalizeArchitecture(a string) (string, error) {
 	a = strings.TrimSpace(a)
 	arch, sub, _ := strings.Cut(a, "/")
-	known := false
-	for _, k := range Architectures {
-		if arch == k {
-			known = true
-		}
-	}
-	if !known {
-		return "", fieldErrorf("architecture", "%q is not a known architecture (one of %s, optionally /subarch)", a, strings.Join(Architectures, ", "))
+	if known, ok := wire.ArchByDebian(arch); !ok || !known.Machines {
+		return "", fieldErrorf("architecture", "%q is not a known architecture (one of %s, optionally /subarch)", a, strings.Join(wire.MachineArchitectures(), ", "))
 	}
 	if sub == "" {
 		sub = "generic"
@@ -128,12 +118,12 @@ func CreateMachine(tx *store.Tx, opts CreateOptions, by *store.User) (*store.Mac
 		m.Domain = "maas"
 	}
 	if m.PowerType == "" {
-		m.PowerType = "manual"
+		m.PowerType = power.ManualType
 	}
-	if !contains(PowerTypes, m.PowerType) {
-		return nil, fieldErrorf("power_type", "%q is not a known power type (one of %s)", m.PowerType, strings.Join(PowerTypes, ", "))
+	if err := power.CheckType(m.PowerType); err != nil {
+		return nil, fieldErrorf("power_type", "%v", err)
 	}
-	if m.PowerType == "manual" {
+	if m.PowerType == power.ManualType {
 		m.PowerState = "unknown"
 	}
 	switch {
@@ -300,7 +290,7 @@ func (c Constraints) match(m *store.Machine) bool {
 		}
 	}
 	for _, t := range c.Tags {
-		if !contains(m.Tags, t) {
+		if !slices.Contains(m.Tags, t) {
 			return false
 		}
 	}
@@ -411,7 +401,7 @@ func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) e
 	m.OSystem, m.DistroSeries, m.HWEKernel, m.UserData = "", "", "", nil
 	m.InstallKVM, m.EnableHWSync, m.ErrorDescription = false, false, ""
 	m.Tags = slices.DeleteFunc(m.Tags, func(t string) bool { return t == KVMHostTag })
-	if m.PowerType == "manual" {
+	if m.PowerType == power.ManualType {
 		m.PowerState = "unknown"
 	}
 	if err := tx.UpdateMachine(m); err != nil {
@@ -432,7 +422,7 @@ func (e *PermissionError) Error() string { return e.Msg }
 // powerOn records the power action. Manual machines are powered by a person.
 func powerOn(tx *store.Tx, m *store.Machine, user *store.User) error {
 	desc := "manual power: power the machine on by hand"
-	if m.PowerType != "manual" {
+	if m.PowerType != power.ManualType {
 		desc = fmt.Sprintf("power type %s has no driver in this region: power the machine on by hand", m.PowerType)
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Powering on", Description: desc, Username: username(user)})
@@ -443,13 +433,4 @@ func username(u *store.User) string {
 		return "the machine itself"
 	}
 	return u.Username
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -58,7 +58,7 @@ func ReportEvent(tx *store.Tx, m *store.Machine, ev Event, sig *Signals) error {
 		if ev.Failed {
 			exit = 1
 		}
-		if err := sig.Process(tx, m, Signal{Status: wire.SignalWorking, ExitStatus: &exit, Files: ev.Files}); err != nil {
+		if err := sig.Process(tx, m, wire.Signal{Status: wire.SignalWorking, ExitStatus: &exit, Files: wire.SignalFiles(ev.Files)}); err != nil {
 			return err
 		}
 	}

@@ -8,71 +8,18 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"maasgo/region/store"
 	"maasgo/wire"
 )
 
-// Signal is one op=signal request of a machine (protocol.md §4.3).
-type Signal struct {
-	Status          string
-	Error           string
-	ScriptResultID  *int64
-	ExitStatus      *int
-	Runtime         *float64 // seconds
-	Name            string
-	ScriptVersionID *int64
-	// Files are the uploaded parts by name: <script> (combined), <script>.out, .err, .yaml.
-	Files           map[string][]byte
-	PowerType       string
-	PowerParameters map[string]any
-}
-
 // MaxResultsPerSet bounds the results one run (script set) holds, so that a machine naming
 // new files in every signal cannot fill the region's disk with results.
 const MaxResultsPerSet = 1000
 
-func countIn(rs []store.ScriptResult, set int64) int {
-	n := 0
-	for _, r := range rs {
-		if r.SetID == set {
-			n++
-		}
-	}
-	return n
-}
-
-// maxResultName bounds the name of a result file a machine uploads.
-const maxResultName = 255
-
-// ValidateResultName checks the name of a file a machine uploads, which names a script
-// result and becomes a file name in downloads: one path component of printable characters.
-func ValidateResultName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("a result file has no name")
-	case len(name) > maxResultName:
-		return fmt.Errorf("result file name %.40q… is longer than %d bytes", name, maxResultName)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("result file name %q is not valid UTF-8", name)
-	case name == "." || name == ".." || strings.ContainsAny(name, "/\\"):
-		return fmt.Errorf("result file name %q is not a plain file name: it may not contain / or \\ or be . or ..", name)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return fmt.Errorf("result file name %q contains control characters", name)
-	}
-	return nil
-}
-
-// ResultHook is told about every result a signal stores, inside the signal's transaction, so
-// the region can act on a script's output (the inventory of 50-maas-01-commissioning).
-type ResultHook func(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error
-
-// Signals processes machines' signals.
+// Signals processes machines' signals. Every result a signal stores is read for what the
+// region applies to the machine (the inventory of 50-maas-01-commissioning, hardware.go).
 type Signals struct {
-	// Stored, when set, is called for each result a signal stored.
-	Stored ResultHook
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -84,259 +31,170 @@ func (p *Signals) now() time.Time {
 	return time.Now()
 }
 
-// resultFiles groups uploaded files by the script they belong to.
-type resultFiles struct {
-	output, stdout, stderr, result []byte
-	has                            map[string]bool
+// Process applies one signal (protocol.md §4.3, upstream's VersionIndexHandler.signal): it
+// stores the uploaded results, moves the named result's status, records the heartbeat and
+// moves the machine as the protocol says. A malformed signal is a wire.FieldErrors (400), a
+// signal the machine's status does not allow a *StateError (409); the caller rolls the
+// transaction back.
+func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig wire.Signal) error {
+	// The metadata API decoded and checked the signal; the status webhook's files come here
+	// without that.
+	if err := sig.Validate(); err != nil {
+		return err
+	}
+	if listen, err := listensToSignals(m); !listen || err != nil {
+		return err
+	}
+	s := &signalRun{Signals: p, tx: tx, m: m, sig: sig, at: p.now(), stored: map[int64]bool{}}
+	var err error
+	if s.results, err = tx.ScriptResults(currentSets(m), false); err != nil {
+		return err
+	}
+	for _, step := range []func() error{
+		s.recordError,
+		s.storeFiles,
+		s.storeExitStatus,
+		s.heartbeat,
+		s.advanceNamed,
+		s.setPower,
+		s.moveMachine,
+		s.save,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func groupFiles(files map[string][]byte) (map[string]*resultFiles, []string) {
-	out := map[string]*resultFiles{}
-	var order []string
-	for name, data := range files {
-		ext := path.Ext(name)
-		base := strings.TrimSuffix(name, ext)
-		switch ext {
-		case ".out", ".err", ".yaml":
-		default:
-			base, ext = name, ""
-		}
-		f := out[base]
-		if f == nil {
-			f = &resultFiles{has: map[string]bool{}}
-			out[base] = f
-			order = append(order, base)
-		}
-		f.has[ext] = true
-		switch ext {
-		case ".out":
-			f.stdout = data
-		case ".err":
-			f.stderr = data
-		case ".yaml":
-			f.result = data
-		default:
-			f.output = data
-		}
-	}
-	slices.Sort(order)
-	return out, order
-}
-
-// setFor is the set a signal's results belong to, by the machine's status.
-func setFor(m *store.Machine) *int64 {
-	switch m.Status {
-	case wire.NodeTesting, wire.NodeFailedTesting:
-		return m.CurrentTestingSet
-	case wire.NodeDeploying, wire.NodeFailedDeployment:
-		return m.CurrentInstallationSet
-	case wire.NodeReleasing, wire.NodeDiskErasing:
-		return m.CurrentReleaseSet
-	}
-	return m.CurrentCommissioningSet
-}
-
-// currentSets are the machine's current set ids.
-func currentSets(m *store.Machine) []int64 {
-	var ids []int64
-	for _, p := range []*int64{m.CurrentCommissioningSet, m.CurrentTestingSet, m.CurrentInstallationSet, m.CurrentReleaseSet} {
-		if p != nil {
-			ids = append(ids, *p)
-		}
-	}
-	return ids
-}
-
-// Process applies one signal: stores its results, moves their statuses, records the
-// heartbeat and moves the machine as the protocol says. A signal the machine's status does
-// not allow is a *StateError (409); the caller rolls the transaction back.
-func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig Signal) error {
-	if !wire.ValidSignalStatus(sig.Status) {
-		if sig.Status == "" {
-			return &FieldError{Field: "status", Msg: "This field is required."}
-		}
-		return &FieldError{Field: "status", Msg: fmt.Sprintf("Unknown status: '%s'", sig.Status)}
-	}
-	for name := range sig.Files {
-		if err := ValidateResultName(name); err != nil {
-			return &FieldError{Field: "files", Msg: err.Error()}
-		}
-	}
+// listensToSignals says whether the machine's status takes signals: upstream ignores those
+// of broken, failed and ready machines (false, nil) and refuses them in any status it has no
+// handler for (a *StateError).
+func listensToSignals(m *store.Machine) (bool, error) {
 	switch m.Status {
 	case wire.NodeBroken, wire.NodeFailedCommissioning, wire.NodeFailedDeployment, wire.NodeReady,
 		wire.NodeFailedEnteringRescueMode, wire.NodeFailedTesting:
-		return nil // upstream ignores signals from machines in these states
+		return false, nil
 	case wire.NodeCommissioning, wire.NodeTesting, wire.NodeDeployed, wire.NodeDeploying, wire.NodeRescueMode,
 		wire.NodeEnteringRescueMode, wire.NodeReleasing, wire.NodeDiskErasing, wire.NodeNew:
-	default:
-		return StateErrorf("Machine status isn't valid (status is %s)", m.Status.Label())
+		return true, nil
 	}
-	now := p.now()
-	// Upstream copies every signal's message (progress included) into the machine's error;
-	// here only a failure sets it and a final OK clears it. Progress goes to the events.
-	switch sig.Status {
-	case wire.SignalFailed, wire.SignalTimedOut:
-		m.ErrorDescription = sig.Error
-	case wire.SignalOK:
-		m.ErrorDescription = ""
-	}
-	results, err := tx.ScriptResults(currentSets(m), false)
-	if err != nil {
-		return err
-	}
-	byID := func(id int64) *store.ScriptResult {
-		for i := range results {
-			if results[i].ID == id {
-				return &results[i]
-			}
-		}
-		return nil
-	}
-	byName := func(name string) *store.ScriptResult {
-		set := setFor(m)
-		for i := range results {
-			if results[i].ScriptName == name && (set == nil || results[i].SetID == *set) {
-				return &results[i]
-			}
-		}
-		return nil
-	}
+	return false, StateErrorf("Machine status isn't valid (status is %s)", m.Status.Label())
+}
 
-	// 1-2. Store the uploaded files with the exit status.
-	groups, order := groupFiles(sig.Files)
-	stored := map[int64]bool{}
+// signalRun is one signal being applied to a machine inside the signal's transaction. Its
+// steps change the machine, which save writes at the end.
+type signalRun struct {
+	*Signals
+	tx  *store.Tx
+	m   *store.Machine
+	sig wire.Signal
+	at  time.Time // when the region received the signal
+	// results are those of the machine's current sets, as this signal changes them; the
+	// machine's move reads the statuses stored here.
+	results []store.ScriptResult
+	// stored are the results this signal stored files or an exit status into.
+	stored map[int64]bool
+}
+
+// recordError keeps the machine's error message. Upstream copies every signal's message
+// (progress included) into it; here only a failure sets it and a final OK clears it.
+// Progress goes to the events.
+func (s *signalRun) recordError() error {
+	switch s.sig.Status {
+	case wire.SignalFailed, wire.SignalTimedOut:
+		s.m.ErrorDescription = s.sig.Error
+	case wire.SignalOK:
+		s.m.ErrorDescription = ""
+	}
+	return nil
+}
+
+// storeFiles stores the uploaded files, script by script, with the signal's exit status
+// (upstream's _store_results). Files go to the result with the signal's script_result_id;
+// when a signal carries several scripts' files, or names no known result, each script's
+// files go to its result by name, which is created when the set has none.
+func (s *signalRun) storeFiles() error {
+	groups, order := groupFiles(s.sig.Files)
 	for _, name := range order {
-		f := groups[name]
 		var r *store.ScriptResult
-		if sig.ScriptResultID != nil {
-			r = byID(*sig.ScriptResultID)
+		if s.sig.ScriptResultID != nil {
+			r = s.byID(*s.sig.ScriptResultID)
 			if r != nil && r.ScriptName != name && len(groups) > 1 {
 				r = nil // several scripts' files in one signal: match each by name
 			}
 		}
 		if r == nil {
-			r = byName(name)
+			r = s.byName(name)
 		}
 		if r == nil {
-			set := setFor(m)
-			if set == nil {
-				return &FieldError{Field: "script_result_id", Msg: fmt.Sprintf("The machine has no current script set to store %s in.", name)}
-			}
-			if n := countIn(results, *set); n >= MaxResultsPerSet {
-				return &FieldError{Field: "files", Msg: fmt.Sprintf("The machine's current run already holds %d results, the most one run may; %s is not stored.", n, name)}
-			}
-			r = &store.ScriptResult{SetID: *set, ScriptName: name, Status: wire.ScriptRunning, Parameters: []byte("{}")}
-			if s, err := tx.ScriptByName(name); err == nil {
-				r.ScriptID = &s.ID
-			}
-			started := now
-			r.Started = &started
-			if err := tx.CreateScriptResult(r); err != nil {
+			var err error
+			if r, err = s.newResult(name); err != nil {
 				return err
 			}
-			results = append(results, *r)
-			r = &results[len(results)-1]
 		}
-		full, err := tx.ScriptResultByID(r.ID, true)
-		if err != nil {
-			return err
-		}
-		if f.has[""] {
-			full.Output = f.output
-		}
-		if f.has[".out"] {
-			full.Stdout = f.stdout
-		}
-		if f.has[".err"] {
-			full.Stderr = f.stderr
-		}
-		if f.has[".yaml"] {
-			full.Result = f.result
-		}
-		if err := p.storeResult(tx, m, full, sig, now); err != nil {
-			return err
-		}
-		*r = *full
-		stored[r.ID] = true
-	}
-	if len(order) == 0 && sig.ScriptResultID != nil && sig.ExitStatus != nil && sig.Status != wire.SignalWorking {
-		// A result without files (e.g. a failed install with no log): store its status.
-		if r := byID(*sig.ScriptResultID); r != nil {
-			full, err := tx.ScriptResultByID(r.ID, true)
-			if err != nil {
-				return err
-			}
-			if err := p.storeResult(tx, m, full, sig, now); err != nil {
-				return err
-			}
-			*r = *full
-			stored[r.ID] = true
-		}
-	}
-
-	// 3. The heartbeat.
-	if set := setFor(m); set != nil {
-		if err := tx.TouchScriptSet(*set, now); err != nil {
+		if err := s.store(r, groups[name].attach); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	// 4. Status side effects on the named result.
-	var target *store.ScriptResult
-	if sig.ScriptResultID != nil {
-		target = byID(*sig.ScriptResultID)
-	} else if sig.Name != "" && sig.Status == wire.SignalWorking {
-		target = byName(sig.Name)
+// newResult creates a running result for files of a script the current set has no result
+// for, as upstream does, up to MaxResultsPerSet.
+func (s *signalRun) newResult(name string) (*store.ScriptResult, error) {
+	set := setFor(s.m)
+	if set == nil {
+		return nil, &FieldError{Field: "script_result_id", Msg: fmt.Sprintf("The machine has no current script set to store %s in.", name)}
 	}
-	if target != nil && !stored[target.ID] {
-		changed := true
-		switch {
-		case sig.Status == wire.SignalApplyingNetconf && target.Status == wire.ScriptPending:
-			target.Status = wire.ScriptApplyingNetconf
-		case sig.Status == wire.SignalInstalling && (target.Status == wire.ScriptPending || target.Status == wire.ScriptApplyingNetconf):
-			target.Status = wire.ScriptInstalling
-		case sig.Status == wire.SignalWorking && (target.Status == wire.ScriptPending || target.Status == wire.ScriptApplyingNetconf || target.Status == wire.ScriptInstalling):
-			target.Status = wire.ScriptRunning
-			started := now
-			target.Started = &started
-			if sig.ScriptVersionID != nil {
-				target.ScriptVersionID = sig.ScriptVersionID
-			}
-		default:
-			changed = false
-		}
-		if changed {
-			if err := tx.UpdateScriptResult(target); err != nil {
-				return err
-			}
-			if target.Status == wire.ScriptRunning {
-				if err := tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Script", Level: "DEBUG", Description: target.ScriptName + " running"}); err != nil {
-					return err
-				}
-			}
-		}
+	if n := s.inSet(*set); n >= MaxResultsPerSet {
+		return nil, &FieldError{Field: "files", Msg: fmt.Sprintf("The machine's current run already holds %d results, the most one run may; %s is not stored.", n, name)}
 	}
-	if sig.PowerType != "" {
-		m.PowerType = sig.PowerType
-		if sig.PowerParameters != nil {
-			m.PowerParameters = sig.PowerParameters
-		}
+	started := s.at
+	r := &store.ScriptResult{SetID: *set, ScriptName: name, Status: wire.ScriptRunning, Parameters: []byte("{}"), Started: &started}
+	if sc, err := s.tx.ScriptByName(name); err == nil {
+		r.ScriptID = &sc.ID
 	}
+	if err := s.tx.CreateScriptResult(r); err != nil {
+		return nil, err
+	}
+	s.results = append(s.results, *r)
+	return &s.results[len(s.results)-1], nil
+}
 
-	// 5. Move the machine.
-	if err := p.transition(tx, m, sig, results); err != nil {
+// storeExitStatus stores the exit status of a result that uploaded no files (a failed
+// install with no log, say). WORKING reports progress, not a result.
+func (s *signalRun) storeExitStatus() error {
+	sig := s.sig
+	if len(sig.Files) > 0 || sig.ScriptResultID == nil || sig.ExitStatus == nil || sig.Status == wire.SignalWorking {
+		return nil
+	}
+	if r := s.byID(*sig.ScriptResultID); r != nil {
+		return s.store(r, func(*store.ScriptResult) {})
+	}
+	return nil
+}
+
+// store reads result r whole, lets attach put the uploaded files into it, stores it with the
+// signal's exit status and marks it stored.
+func (s *signalRun) store(r *store.ScriptResult, attach func(*store.ScriptResult)) error {
+	full, err := s.tx.ScriptResultByID(r.ID, true)
+	if err != nil {
 		return err
 	}
-	if m.EnableHWSync {
-		t := now
-		m.LastSync = &t
+	attach(full)
+	if err := s.storeResult(full); err != nil {
+		return err
 	}
-	return tx.UpdateMachine(m)
+	*r = *full
+	s.stored[r.ID] = true
+	return nil
 }
 
 // storeResult records one result's files and exit status and derives its status
 // (upstream's ScriptResult.store_result).
-func (p *Signals) storeResult(tx *store.Tx, m *store.Machine, r *store.ScriptResult, sig Signal, now time.Time) error {
+func (s *signalRun) storeResult(r *store.ScriptResult) error {
+	tx, m, sig, now := s.tx, s.m, s.sig, s.at
 	if sig.ScriptVersionID != nil {
 		r.ScriptVersionID = sig.ScriptVersionID
 	}
@@ -364,7 +222,7 @@ func (p *Signals) storeResult(tx *store.Tx, m *store.Machine, r *store.ScriptRes
 		e := *sig.ExitStatus
 		r.ExitStatus = &e
 	}
-	if err := p.applyResultYAML(tx, m, r); err != nil {
+	if err := applyResultYAML(tx, m, r); err != nil {
 		return err
 	}
 	end := now
@@ -392,16 +250,13 @@ func (p *Signals) storeResult(tx *store.Tx, m *store.Machine, r *store.ScriptRes
 		Description: fmt.Sprintf("%s %s", r.ScriptName, strings.ToLower(r.Status.Label()))}); err != nil {
 		return err
 	}
-	if p.Stored != nil {
-		return p.Stored(tx, m, r)
-	}
-	return nil
+	return applyReported(tx, m, r)
 }
 
 // applyResultYAML lets the result YAML override the status and set the link state of the
 // result's interface. A bad file fails the result and says why in an event; the uploaded
 // output is kept.
-func (p *Signals) applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
+func applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 	res, err := wire.ParseResult(r.Result)
 	if err == nil && res != nil && res.LinkConnected != nil && r.InterfaceID == nil {
 		err = errors.New("link_connected: allowed only for results of scripts with an interface parameter")
@@ -433,92 +288,72 @@ func (p *Signals) applyResultYAML(tx *store.Tx, m *store.Machine, r *store.Scrip
 	return nil
 }
 
-// transition moves the machine after a signal (upstream's _process_* handlers).
-func (p *Signals) transition(tx *store.Tx, m *store.Machine, sig Signal, results []store.ScriptResult) error {
-	failedIn := func(set *int64) bool {
-		if set == nil {
-			return false
-		}
-		for _, r := range results {
-			if r.SetID == *set && r.Status.Failed() && !r.Suppressed {
-				return true
-			}
-		}
-		return false
+// heartbeat records that the machine is alive: the status monitor fails a machine whose
+// current set has not been pinged for node_timeout.
+func (s *signalRun) heartbeat() error {
+	if set := setFor(s.m); set != nil {
+		return s.tx.TouchScriptSet(*set, s.at)
 	}
-	var to wire.NodeStatus
-	switch m.Status {
-	case wire.NodeNew:
-		if sig.Status != wire.SignalCommissioning {
-			return nil
+	return nil
+}
+
+// advanceNamed moves the result the signal names, when this signal stored nothing into it:
+// APPLYING_NETCONF and INSTALLING mark the steps before a script runs, WORKING marks it
+// running (and records when it started and which version runs).
+func (s *signalRun) advanceNamed() error {
+	sig := s.sig
+	target := s.named()
+	if target == nil || s.stored[target.ID] {
+		return nil
+	}
+	switch {
+	case sig.Status == wire.SignalApplyingNetconf && target.Status == wire.ScriptPending:
+		target.Status = wire.ScriptApplyingNetconf
+	case sig.Status == wire.SignalInstalling && (target.Status == wire.ScriptPending || target.Status == wire.ScriptApplyingNetconf):
+		target.Status = wire.ScriptInstalling
+	case sig.Status == wire.SignalWorking && (target.Status == wire.ScriptPending || target.Status == wire.ScriptApplyingNetconf || target.Status == wire.ScriptInstalling):
+		target.Status = wire.ScriptRunning
+		started := s.at
+		target.Started = &started
+		if sig.ScriptVersionID != nil {
+			target.ScriptVersionID = sig.ScriptVersionID
 		}
-		to = wire.NodeCommissioning
-	case wire.NodeCommissioning:
-		switch sig.Status {
-		case wire.SignalOK:
-			to = wire.NodeReady
-			if m.Enlisting {
-				to = wire.NodeNew
-			}
-		case wire.SignalFailed:
-			to = wire.NodeFailedCommissioning
-		case wire.SignalTesting:
-			to = wire.NodeTesting
-		default:
-			return nil
-		}
-		if to != wire.NodeFailedCommissioning && failedIn(m.CurrentCommissioningSet) {
-			to = wire.NodeFailedCommissioning
-		}
-	case wire.NodeTesting:
-		switch sig.Status {
-		case wire.SignalOK:
-			to = wire.NodeReady
-			if m.PreviousStatus == wire.NodeDeployed {
-				to = wire.NodeDeployed
-			} else if m.Enlisting {
-				to = wire.NodeNew
-			}
-			if failedIn(m.CurrentTestingSet) {
-				to = wire.NodeFailedTesting
-			}
-		case wire.SignalFailed:
-			to = wire.NodeFailedTesting
-		default:
-			return nil
-		}
-	case wire.NodeDeployed:
-		switch sig.Status {
-		case wire.SignalOK:
-			to = wire.NodeReady
-			if failedIn(m.CurrentCommissioningSet) {
-				to = wire.NodeFailedCommissioning
-			}
-		case wire.SignalTesting:
-			to = wire.NodeTesting
-		case wire.SignalFailed:
-			to = wire.NodeFailedCommissioning
-		default:
-			return nil
-		}
-	case wire.NodeDeploying:
-		switch sig.Status {
-		case wire.SignalFailed:
-			to = wire.NodeFailedDeployment
-		case wire.SignalOK:
-			to = wire.NodeDeployed
-		default:
-			return nil
-		}
-	case wire.NodeEnteringRescueMode:
-		if sig.Status != wire.SignalOK && sig.Status != wire.SignalWorking {
-			return nil
-		}
-		to = wire.NodeRescueMode
 	default:
 		return nil
 	}
-	if to == m.Status {
+	if err := s.tx.UpdateScriptResult(target); err != nil {
+		return err
+	}
+	if target.Status != wire.ScriptRunning {
+		return nil
+	}
+	return s.tx.AddEvent(&store.Event{NodeID: s.m.ID, Type: "Script", Level: "DEBUG", Description: target.ScriptName + " running"})
+}
+
+// setPower takes the BMC a commissioning script detected and configured.
+func (s *signalRun) setPower() error {
+	if s.sig.PowerType == "" {
+		return nil
+	}
+	params, err := s.sig.PowerParams()
+	if err != nil {
+		return wire.FieldError("power_parameters", "%s", err)
+	}
+	s.m.PowerType = s.sig.PowerType
+	if params != nil {
+		s.m.PowerParameters = params
+	}
+	return nil
+}
+
+// moveMachine moves the machine to the status the signal leads to (upstream's _process_*
+// handlers): the move must be one the life-cycle allows (else a *StateError); a move to a
+// failed status aborts the unfinished results, a move to Testing starts the tests' clock.
+// Each move is an event.
+func (s *signalRun) moveMachine() error {
+	tx, m, sig := s.tx, s.m, s.sig
+	to, ok := nextStatus(m, sig.Status, s.failedIn)
+	if !ok || to == m.Status {
 		return nil
 	}
 	if !Allowed(m.Status, to) {
@@ -536,7 +371,7 @@ func (p *Signals) transition(tx *store.Tx, m *store.Machine, sig Signal, results
 	if to == wire.NodeTesting {
 		// The tests now run; the machine has node_timeout to report on them.
 		if m.CurrentTestingSet != nil {
-			if err := tx.TouchScriptSet(*m.CurrentTestingSet, p.now()); err != nil {
+			if err := tx.TouchScriptSet(*m.CurrentTestingSet, s.now()); err != nil {
 				return err
 			}
 		}
@@ -550,4 +385,219 @@ func (p *Signals) transition(tx *store.Tx, m *store.Machine, sig Signal, results
 		level = "ERROR"
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: to.Label(), Level: level, Description: desc})
+}
+
+// nextStatus is the status a signal moves a machine to, by the machine's status; ok is false
+// when the signal does not move it. failedIn reports whether a set holds a failed result:
+// a commissioning or testing run with one fails even when the machine signals OK.
+func nextStatus(m *store.Machine, signal string, failedIn func(set *int64) bool) (to wire.NodeStatus, ok bool) {
+	switch m.Status {
+	case wire.NodeNew:
+		return wire.NodeCommissioning, signal == wire.SignalCommissioning
+	case wire.NodeCommissioning:
+		switch signal {
+		case wire.SignalOK:
+			to = wire.NodeReady
+			if m.Enlisting {
+				to = wire.NodeNew
+			}
+		case wire.SignalFailed:
+			return wire.NodeFailedCommissioning, true
+		case wire.SignalTesting:
+			to = wire.NodeTesting
+		default:
+			return 0, false
+		}
+		if failedIn(m.CurrentCommissioningSet) {
+			to = wire.NodeFailedCommissioning
+		}
+		return to, true
+	case wire.NodeTesting:
+		switch signal {
+		case wire.SignalOK:
+			to = wire.NodeReady
+			if m.PreviousStatus == wire.NodeDeployed {
+				to = wire.NodeDeployed
+			} else if m.Enlisting {
+				to = wire.NodeNew
+			}
+			if failedIn(m.CurrentTestingSet) {
+				to = wire.NodeFailedTesting
+			}
+			return to, true
+		case wire.SignalFailed:
+			return wire.NodeFailedTesting, true
+		}
+	case wire.NodeDeployed:
+		switch signal {
+		case wire.SignalOK:
+			if failedIn(m.CurrentCommissioningSet) {
+				return wire.NodeFailedCommissioning, true
+			}
+			return wire.NodeReady, true
+		case wire.SignalTesting:
+			return wire.NodeTesting, true
+		case wire.SignalFailed:
+			return wire.NodeFailedCommissioning, true
+		}
+	case wire.NodeDeploying:
+		switch signal {
+		case wire.SignalFailed:
+			return wire.NodeFailedDeployment, true
+		case wire.SignalOK:
+			return wire.NodeDeployed, true
+		}
+	case wire.NodeEnteringRescueMode:
+		return wire.NodeRescueMode, signal == wire.SignalOK || signal == wire.SignalWorking
+	}
+	return 0, false
+}
+
+// save writes the machine, with the time of its last hardware sync when it keeps its
+// hardware in sync.
+func (s *signalRun) save() error {
+	if s.m.EnableHWSync {
+		t := s.at
+		s.m.LastSync = &t
+	}
+	return s.tx.UpdateMachine(s.m)
+}
+
+// failedIn reports whether a set holds a failed result that is not suppressed.
+func (s *signalRun) failedIn(set *int64) bool {
+	if set == nil {
+		return false
+	}
+	for _, r := range s.results {
+		if r.SetID == *set && r.Status.Failed() && !r.Suppressed {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *signalRun) byID(id int64) *store.ScriptResult {
+	for i := range s.results {
+		if s.results[i].ID == id {
+			return &s.results[i]
+		}
+	}
+	return nil
+}
+
+// byName finds a script's result in the set the signal belongs to.
+func (s *signalRun) byName(name string) *store.ScriptResult {
+	set := setFor(s.m)
+	for i := range s.results {
+		if s.results[i].ScriptName == name && (set == nil || s.results[i].SetID == *set) {
+			return &s.results[i]
+		}
+	}
+	return nil
+}
+
+// named is the result the signal is about: the one with its script_result_id, or for
+// WORKING without an id the one with its name.
+func (s *signalRun) named() *store.ScriptResult {
+	if s.sig.ScriptResultID != nil {
+		return s.byID(*s.sig.ScriptResultID)
+	}
+	if s.sig.Name != "" && s.sig.Status == wire.SignalWorking {
+		return s.byName(s.sig.Name)
+	}
+	return nil
+}
+
+// inSet counts the results of one set.
+func (s *signalRun) inSet(set int64) int {
+	n := 0
+	for _, r := range s.results {
+		if r.SetID == set {
+			n++
+		}
+	}
+	return n
+}
+
+// setFor is the set a signal's results belong to, by the machine's status.
+func setFor(m *store.Machine) *int64 {
+	switch m.Status {
+	case wire.NodeTesting, wire.NodeFailedTesting:
+		return m.CurrentTestingSet
+	case wire.NodeDeploying, wire.NodeFailedDeployment:
+		return m.CurrentInstallationSet
+	case wire.NodeReleasing, wire.NodeDiskErasing:
+		return m.CurrentReleaseSet
+	}
+	return m.CurrentCommissioningSet
+}
+
+// currentSets are the machine's current set ids.
+func currentSets(m *store.Machine) []int64 {
+	var ids []int64
+	for _, p := range []*int64{m.CurrentCommissioningSet, m.CurrentTestingSet, m.CurrentInstallationSet, m.CurrentReleaseSet} {
+		if p != nil {
+			ids = append(ids, *p)
+		}
+	}
+	return ids
+}
+
+// resultFiles are the uploaded files of one script result.
+type resultFiles struct {
+	output, stdout, stderr, result []byte
+	has                            map[string]bool
+}
+
+// groupFiles groups uploaded files by the script they belong to: <name>.out is the stdout,
+// .err the stderr, .yaml the result YAML of script <name>; any other file is a script's
+// combined output (foo.sh is the output of script foo.sh). The scripts come sorted.
+func groupFiles(files []wire.SignalFile) (map[string]*resultFiles, []string) {
+	out := map[string]*resultFiles{}
+	var order []string
+	for _, file := range files {
+		name, data := file.Name, file.Data
+		ext := path.Ext(name)
+		base := strings.TrimSuffix(name, ext)
+		switch ext {
+		case ".out", ".err", ".yaml":
+		default:
+			base, ext = name, ""
+		}
+		f := out[base]
+		if f == nil {
+			f = &resultFiles{has: map[string]bool{}}
+			out[base] = f
+			order = append(order, base)
+		}
+		f.has[ext] = true
+		switch ext {
+		case ".out":
+			f.stdout = data
+		case ".err":
+			f.stderr = data
+		case ".yaml":
+			f.result = data
+		default:
+			f.output = data
+		}
+	}
+	slices.Sort(order)
+	return out, order
+}
+
+// attach puts the uploaded files into the result, leaving those not uploaded as they were.
+func (f *resultFiles) attach(r *store.ScriptResult) {
+	if f.has[""] {
+		r.Output = f.output
+	}
+	if f.has[".out"] {
+		r.Stdout = f.stdout
+	}
+	if f.has[".err"] {
+		r.Stderr = f.stderr
+	}
+	if f.has[".yaml"] {
+		r.Result = f.result
+	}
 }

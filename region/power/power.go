@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // States a driver reports.
@@ -16,6 +18,21 @@ const (
 	Off     = "off"
 	Unknown = "unknown"
 )
+
+// ManualType is the power type of machines a person powers.
+const ManualType = "manual"
+
+// Types are the power types the region accepts. Only ManualType has a driver here; the
+// others are recorded and handled by hand until a driver is added.
+var Types = []string{ManualType, "ipmi", "redfish", "virsh", "lxd", "webhook", "wedge", "moonshot"}
+
+// CheckType checks a power type, with an error naming the known ones.
+func CheckType(t string) error {
+	if !slices.Contains(Types, t) {
+		return fmt.Errorf("%q is not a known power type (one of %s)", t, strings.Join(Types, ", "))
+	}
+	return nil
+}
 
 // ErrByHand says the driver cannot act: a person must power the machine.
 var ErrByHand = errors.New("power the machine by hand")
@@ -45,7 +62,7 @@ func (Manual) Query(context.Context, map[string]any) (string, error) { return Un
 type Drivers map[string]Driver
 
 // Default holds the drivers this region ships.
-func Default() Drivers { return Drivers{"manual": Manual{}} }
+func Default() Drivers { return Drivers{ManualType: Manual{}} }
 
 // For returns the driver of a power type; a type without a driver (a BMC type this region
 // cannot drive yet) is handled by hand, and says so.

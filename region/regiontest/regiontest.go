@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"maasgo/client"
 	"maasgo/region/store/storetest"
 	"maasgo/wire"
 )
@@ -213,7 +214,8 @@ func (r *Region) Logs() string { return r.logs.String() }
 // Client signs requests with the administrator's key.
 func (r *Region) Client() *Client { return &Client{Base: r.URL, Creds: r.Admin} }
 
-// Client makes signed requests to a region.
+// Client makes signed requests to a region, through maasgo/client, one attempt each: a test
+// sees every answer as the region gave it.
 type Client struct {
 	Base  string // http://host:port/MAAS
 	Creds wire.Credentials
@@ -242,41 +244,35 @@ func (r *Response) JSON(t testing.TB) any {
 // (GET, DELETE) or the urlencoded body (POST, PUT).
 func (c *Client) Do(t testing.TB, method, path string, form url.Values) *Response {
 	t.Helper()
-	u := strings.TrimSuffix(c.Base, "/") + "/" + strings.TrimPrefix(path, "/")
-	var body io.Reader
+	r := &client.Request{Method: method, URL: strings.TrimSuffix(c.Base, "/") + "/" + strings.TrimPrefix(path, "/")}
 	if method == http.MethodGet || method == http.MethodDelete {
 		if len(form) > 0 {
 			sep := "?"
-			if strings.Contains(u, "?") {
+			if strings.Contains(r.URL, "?") {
 				sep = "&"
 			}
-			u += sep + form.Encode()
+			r.URL += sep + form.Encode()
 		}
 	} else if form != nil {
-		body = strings.NewReader(form.Encode())
+		r.Body = client.Form(form)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, u, body)
+	req, err := r.HTTP(context.Background())
 	if err != nil {
 		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return c.Send(t, req)
 }
 
-// Send signs req (PLAINTEXT, as upstream's clients do) and reads the answer.
+// Send signs req (PLAINTEXT, as upstream's clients do; none for empty credentials, so a
+// test may sign req itself), sends it once and reads the answer.
 func (c *Client) Send(t testing.TB, req *http.Request) *Response {
 	t.Helper()
-	if h := c.Creds.AuthorizationHeader(time.Now()); h != "" {
-		req.Header.Set("Authorization", h)
-	}
 	for k, vs := range c.Header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.New(c.Creds, nil).Send(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

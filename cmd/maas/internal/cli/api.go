@@ -7,10 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"maasgo/cmd/maas/internal/apiclient"
+	"maasgo/client"
 	"maasgo/cmd/maas/internal/apidesc"
 	"maasgo/cmd/maas/internal/profile"
-	"maasgo/wire"
 )
 
 // addProfileCmds adds a command per stored profile. A profile that cannot be read still gets
@@ -163,10 +162,10 @@ func newActionCmd(env *Env, p *profile.Profile, res apidesc.Command, act apidesc
 
 // split separates the positional arguments (the handler's path parameters, in order) from
 // the key=value ones, and checks their numbers.
-func (a *actionCmd) split(path string, args []string) (pos []string, rest []apiclient.Arg, err error) {
+func (a *actionCmd) split(path string, args []string) (pos []string, rest []Arg, err error) {
 	n := len(a.res.Params)
 	lead := 0
-	for lead < len(args) && lead < n && !apiclient.LooksLikePair(args[lead]) {
+	for lead < len(args) && lead < n && !LooksLikePair(args[lead]) {
 		lead++
 	}
 	if lead < n {
@@ -188,7 +187,7 @@ func (a *actionCmd) split(path string, args []string) (pos []string, rest []apic
 		return nil, nil, usageErrorf("%s: unexpected argument %q (it takes %s)", path, extra[0], takes)
 	}
 	for _, s := range extra {
-		arg, err := apiclient.ParseArg(s)
+		arg, err := ParseArg(s)
 		if err != nil {
 			return nil, nil, usageErrorf("%s: %w", path, err)
 		}
@@ -203,7 +202,7 @@ func (a *actionCmd) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	fields, err := apiclient.Fields(kv, a.env.warnf)
+	parts, err := Fields(kv, a.env.warnf)
 	if err != nil {
 		return usageErrorf("%s: %w", path, err)
 	}
@@ -211,27 +210,27 @@ func (a *actionCmd) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	endpoint, err := apiclient.Endpoint(a.prof.URL, p)
+	endpoint, err := client.Endpoint(a.prof.URL, p)
 	if err != nil {
 		return err
 	}
-	req, err := apiclient.NewRequest(a.act.Method, endpoint, a.act.Op, fields)
+	req, err := client.NewAPIRequest(a.act.Method, endpoint, a.act.Op, parts)
 	if err != nil {
 		return err
 	}
-	hc, err := a.env.httpClient(apiclient.TLSOptions{CACerts: a.prof.CACerts, Insecure: a.insecure})
+	hc, err := a.env.httpClient(a.prof.CACerts, a.insecure)
 	if err != nil {
 		return err
 	}
-	client := &apiclient.Client{HTTP: hc}
+	c := &client.Client{HTTP: hc}
 	creds, ok, err := a.prof.Creds()
 	if err != nil {
 		return err
 	}
 	if ok {
-		client.Signer = &wire.Signer{Creds: creds}
+		c = client.New(creds, hc)
 	}
-	resp, err := client.Do(cmd.Context(), req)
+	resp, err := c.Do(cmd.Context(), req)
 	if err != nil {
 		return err
 	}

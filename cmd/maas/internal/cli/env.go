@@ -12,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	"maasgo/cmd/maas/internal/apiclient"
+	"maasgo/client"
 	"maasgo/cmd/maas/internal/profile"
 )
 
@@ -28,9 +28,9 @@ type Env struct {
 	ReadSecret func() (string, error)
 	// ProfileDir is where profiles live; "" means profile.DefaultDir().
 	ProfileDir string
-	// HTTPClient makes the client for a profile's TLS settings; nil means
-	// apiclient.NewHTTPClient.
-	HTTPClient func(apiclient.TLSOptions) (*http.Client, error)
+	// HTTPClient makes the HTTP client for a profile's TLS settings; nil means
+	// client.NewHTTPClient.
+	HTTPClient func(client.Options) *http.Client
 	Version    string
 }
 
@@ -60,11 +60,17 @@ func (e *Env) store() (*profile.Store, error) {
 	return &profile.Store{Dir: dir}, nil
 }
 
-func (e *Env) httpClient(o apiclient.TLSOptions) (*http.Client, error) {
-	if e.HTTPClient != nil {
-		return e.HTTPClient(o)
+// httpClient is the HTTP client that trusts caCerts (PEM; empty: the system's authorities),
+// or does not check the region's certificate at all when insecure.
+func (e *Env) httpClient(caCerts string, insecure bool) (*http.Client, error) {
+	tc, err := client.TLSConfig(caCerts, insecure)
+	if err != nil {
+		return nil, err
 	}
-	return apiclient.NewHTTPClient(o)
+	if e.HTTPClient != nil {
+		return e.HTTPClient(client.Options{TLS: tc}), nil
+	}
+	return client.NewHTTPClient(client.Options{TLS: tc}), nil
 }
 
 func (e *Env) warnf(format string, args ...any) {

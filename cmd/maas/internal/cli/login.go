@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"maasgo/cmd/maas/internal/apiclient"
+	"maasgo/client"
 	"maasgo/cmd/maas/internal/apidesc"
 	"maasgo/cmd/maas/internal/profile"
 	"maasgo/wire"
@@ -63,14 +63,14 @@ func login(ctx context.Context, env *Env, name, rawURL, key string, keyGiven boo
 	if reserved(name) {
 		return usageErrorf("profile name %q is taken by the built-in command", name)
 	}
-	apiURL, err := apiclient.APIURL(rawURL)
+	apiURL, err := client.APIURL(rawURL)
 	if err != nil {
 		return usageError(err)
 	}
 	if o.insecure && o.cacerts != "" {
 		return usageErrorf("--cacerts and --insecure cannot be used together")
 	}
-	tlsOpts := apiclient.TLSOptions{Insecure: o.insecure}
+	var caCerts string
 	if o.cacerts != "" {
 		b, err := os.ReadFile(o.cacerts)
 		if err != nil {
@@ -79,17 +79,17 @@ func login(ctx context.Context, env *Env, name, rawURL, key string, keyGiven boo
 		if !x509.NewCertPool().AppendCertsFromPEM(b) {
 			return usageErrorf("--cacerts %s: no PEM certificates in it", o.cacerts)
 		}
-		tlsOpts.CACerts = string(b)
+		caCerts = string(b)
 	}
 	key, err = obtainKey(env, key, keyGiven)
 	if err != nil {
 		return err
 	}
-	hc, err := env.httpClient(tlsOpts)
+	hc, err := env.httpClient(caCerts, o.insecure)
 	if err != nil {
 		return err
 	}
-	p := &profile.Profile{Name: name, URL: apiURL, CACerts: tlsOpts.CACerts}
+	p := &profile.Profile{Name: name, URL: apiURL, CACerts: caCerts}
 	if key != "" {
 		creds, err := wire.ParseCredentials(key)
 		if err != nil {
@@ -97,7 +97,7 @@ func login(ctx context.Context, env *Env, name, rawURL, key string, keyGiven boo
 		}
 		s := creds.String()
 		p.Credentials = &s
-		if err := checkKey(ctx, &apiclient.Client{HTTP: hc, Signer: &wire.Signer{Creds: creds}}, apiURL); err != nil {
+		if err := checkKey(ctx, client.New(creds, hc), apiURL); err != nil {
 			return err
 		}
 	}
@@ -142,12 +142,12 @@ func obtainKey(env *Env, key string, given bool) (string, error) {
 
 // checkKey asks users/?op=whoami with the key: 200 is valid, 401 is rejected, anything else
 // is unexpected (upstream's check_valid_apikey).
-func checkKey(ctx context.Context, c *apiclient.Client, apiURL string) error {
-	u, err := apiclient.Relative(apiURL, "users/")
+func checkKey(ctx context.Context, c *client.Client, apiURL string) error {
+	u, err := client.Relative(apiURL, "users/")
 	if err != nil {
 		return err
 	}
-	req, err := apiclient.NewRequest(http.MethodGet, u, "whoami", nil)
+	req, err := client.NewAPIRequest(http.MethodGet, u, "whoami", nil)
 	if err != nil {
 		return err
 	}
@@ -172,15 +172,15 @@ const maxDescription = 64 << 20
 // fetchDescription GETs describe/ unsigned. The answer must be 200 with a Content-Type of
 // application/json and parse as a description; it is returned as received.
 func fetchDescription(ctx context.Context, hc *http.Client, apiURL string) (json.RawMessage, error) {
-	u, err := apiclient.Relative(apiURL, "describe/")
+	u, err := client.Relative(apiURL, "describe/")
 	if err != nil {
 		return nil, err
 	}
-	req, err := apiclient.NewRequest(http.MethodGet, u, "", nil)
+	req, err := client.NewAPIRequest(http.MethodGet, u, "", nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := (&apiclient.Client{HTTP: hc}).Do(ctx, req)
+	resp, err := (&client.Client{HTTP: hc}).Do(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch the API description: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"maasgo/cmd/maas/internal/apiclient"
 	"maasgo/cmd/maas/internal/profile"
 )
 
@@ -115,7 +114,7 @@ func refresh(cmd *cobra.Command, env *Env, st *profile.Store, name string, insec
 	if err != nil {
 		return err
 	}
-	hc, err := env.httpClient(apiclient.TLSOptions{CACerts: p.CACerts, Insecure: insecure})
+	hc, err := env.httpClient(p.CACerts, insecure)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
-// Package hardware applies what commissioning scripts report to the machine: the inventory of
+package lifecycle
+
+// This file applies what commissioning scripts report to the machine: the inventory of
 // 50-maas-01-commissioning becomes its CPU, memory, NUMA nodes, disks, interfaces and
 // hardware_info, and the boot interface comes from BOOTIF in maas-kernel-cmdline's output.
-package hardware
 
 import (
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"strings"
 
 	"maasgo/region/inventory"
-	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -21,10 +21,10 @@ const (
 	CmdlineScript   = "maas-kernel-cmdline"
 )
 
-// Stored is the lifecycle.ResultHook that reads the inventory and the kernel command line
-// when their scripts pass. An inventory the region cannot use fails its result, which fails
-// the commissioning, and says why in an event.
-func Stored(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
+// applyReported reads the inventory and the kernel command line when their scripts pass, for
+// every result a signal stores. An inventory the region cannot use fails its result, which
+// fails the commissioning, and says why in an event.
+func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 	if r.Status != wire.ScriptPassed {
 		return nil
 	}
@@ -43,7 +43,7 @@ func Stored(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 			return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Script result error", Level: "ERROR",
 				Description: fmt.Sprintf("%s: the hardware inventory cannot be used: %v", r.ScriptName, err)})
 		}
-		if err := Apply(tx, m, facts); err != nil {
+		if err := ApplyInventory(tx, m, facts); err != nil {
 			return err
 		}
 		return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Hardware", Description: fmt.Sprintf(
@@ -64,11 +64,11 @@ func Stored(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 	return nil
 }
 
-// Apply writes facts into m (which the caller saves), its disks and its interfaces. Disks and
+// ApplyInventory writes facts into m (which the caller saves), its disks and its interfaces. Disks and
 // interfaces keep their ids when their identity is unchanged (serial or path; MAC or name);
 // vanished ones are removed; tags a person added survive. skip_storage and skip_networking
 // leave disks and interfaces alone. Pending results waiting for devices are expanded.
-func Apply(tx *store.Tx, m *store.Machine, f *inventory.Facts) error {
+func ApplyInventory(tx *store.Tx, m *store.Machine, f *inventory.Facts) error {
 	arch, sub, _ := strings.Cut(f.Architecture, "/")
 	if have, haveSub, ok := strings.Cut(m.Architecture, "/"); ok && have == arch && haveSub != "generic" && haveSub != "" && sub == "generic" {
 		sub = haveSub
@@ -118,7 +118,7 @@ func Apply(tx *store.Tx, m *store.Machine, f *inventory.Facts) error {
 	}
 	// The skip flags hold for one commissioning only.
 	m.SkipStorage, m.SkipNetworking = false, false
-	return lifecycle.Regenerate(tx, m)
+	return Regenerate(tx, m)
 }
 
 func applyDisks(tx *store.Tx, m *store.Machine, found []inventory.BlockDevice) error {

@@ -1,4 +1,4 @@
-package hardware_test
+package lifecycle_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"slices"
 	"testing"
 
-	"maasgo/region/hardware"
 	"maasgo/region/inventory"
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
@@ -51,7 +50,7 @@ func TestRecommissionKeepsIdentities(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := hardware.Apply(tx, m, first); err != nil {
+				if err := lifecycle.ApplyInventory(tx, m, first); err != nil {
 					return err
 				}
 				return tx.UpdateMachine(m)
@@ -121,7 +120,7 @@ func TestRecommissionKeepsIdentities(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := hardware.Apply(tx, m, second); err != nil {
+				if err := lifecycle.ApplyInventory(tx, m, second); err != nil {
 					return err
 				}
 				return tx.UpdateMachine(m)

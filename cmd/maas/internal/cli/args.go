@@ -1,7 +1,4 @@
-// Package apiclient turns a CLI action into the HTTP request upstream's maas CLI sends: the
-// key=value arguments, the query string or multipart body, the OAuth signature and the
-// clock-skew retry.
-package apiclient
+package cli
 
 import (
 	"errors"
@@ -9,7 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+
+	"maasgo/client"
 )
+
+// The key=value arguments of an action, read as upstream's CLI reads them, become the parts
+// client.NewAPIRequest lays out.
 
 // Arg is one key=value or key@=path command-line argument.
 type Arg struct {
@@ -58,13 +60,6 @@ func LooksLikePair(s string) bool {
 	return true
 }
 
-// Field is a parameter ready to send: a plain value or a file's content.
-type Field struct {
-	Name  string
-	Value []byte
-	File  bool // sent as a file part whose filename is the field name
-}
-
 // ScriptField is the field for which a plain value that names a readable file is read from
 // that file, as if given with @= (the user guide writes script=PATH).
 const ScriptField = "script"
@@ -72,11 +67,12 @@ const ScriptField = "script"
 // Warner receives notes about arguments taken literally.
 type Warner func(format string, args ...any)
 
-// Fields reads the files the arguments name. key@=path must name a readable file. For
-// script=VALUE, VALUE is read when it names an existing regular file, and sent as text
-// otherwise (warn is told when VALUE looks like a path).
-func Fields(args []Arg, warn Warner) ([]Field, error) {
-	out := make([]Field, 0, len(args))
+// Fields reads the files the arguments name into the parts to send: key@=path must name a
+// readable file, sent as a file part. For script=VALUE, VALUE is read when it names an
+// existing regular file, and sent as text otherwise (warn is told when VALUE looks like a
+// path).
+func Fields(args []Arg, warn Warner) ([]client.Part, error) {
+	out := make([]client.Part, 0, len(args))
 	for _, a := range args {
 		switch {
 		case a.FromFile:
@@ -84,7 +80,7 @@ func Fields(args []Arg, warn Warner) ([]Field, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s@=%s: %w", a.Name, a.Value, err)
 			}
-			out = append(out, Field{Name: a.Name, Value: b, File: true})
+			out = append(out, client.Part{Name: a.Name, Value: string(b), File: true})
 		case a.Name == ScriptField && a.Value != "":
 			fi, err := os.Stat(a.Value)
 			switch {
@@ -93,15 +89,15 @@ func Fields(args []Arg, warn Warner) ([]Field, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s=%s: %w", a.Name, a.Value, err)
 				}
-				out = append(out, Field{Name: a.Name, Value: b, File: true})
+				out = append(out, client.Part{Name: a.Name, Value: string(b), File: true})
 			default:
 				if warn != nil && !strings.ContainsAny(a.Value, "\n") && (strings.ContainsRune(a.Value, '/') || errors.Is(err, fs.ErrPermission)) {
 					warn("%s=%s is not a readable file: sending the text itself", a.Name, a.Value)
 				}
-				out = append(out, Field{Name: a.Name, Value: []byte(a.Value)})
+				out = append(out, client.Part{Name: a.Name, Value: a.Value})
 			}
 		default:
-			out = append(out, Field{Name: a.Name, Value: []byte(a.Value)})
+			out = append(out, client.Part{Name: a.Name, Value: a.Value})
 		}
 	}
 	return out, nil

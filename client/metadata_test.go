@@ -1,4 +1,4 @@
-package metadata
+package client
 
 import (
 	"context"
@@ -8,66 +8,25 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"maasgo/agent"
 	"maasgo/wire"
 )
 
-func TestMultipartEncoding(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "x.out")
-	os.WriteFile(out, []byte("line1\nline2\n"), 0o644)
-	empty := filepath.Join(dir, "x.err")
-	os.WriteFile(empty, nil, 0o644)
-	m, err := NewMultipart([]agent.Field{{Name: "op", Value: "signal"}, {Name: "status", Value: "WORKING"}},
-		[]agent.File{{Name: "x.out", Path: out}, {Name: "x.err", Path: empty}})
-	if err != nil {
-		t.Fatal(err)
+// signalBody is the body of a signal with these fields and no files.
+func signalBody(fields ...string) Multipart {
+	m := Multipart{{Name: "op", Value: "signal"}}
+	for i := 0; i+1 < len(fields); i += 2 {
+		m = append(m, Part{Name: fields[i], Value: fields[i+1]})
 	}
-	defer m.Close()
-	body, err := io.ReadAll(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(body)) != m.Len() {
-		t.Errorf("length %d; Len says %d", len(body), m.Len())
-	}
-	ct := m.ContentType()
-	b := strings.TrimPrefix(ct, "multipart/form-data; boundary=")
-	if !regexp.MustCompile(`^[A-Za-z]{31}$`).MatchString(b) {
-		t.Fatalf("boundary %q", b)
-	}
-	want := "--B\r\nContent-Disposition: form-data; name=\"op\"\r\n\r\nsignal\r\n" +
-		"--B\r\nContent-Disposition: form-data; name=\"status\"\r\n\r\nWORKING\r\n" +
-		"--B\r\nContent-Disposition: form-data; name=\"x.out\"; filename=\"x.out\"\r\nContent-Type: application/octet-stream\r\n\r\nline1\nline2\n\r\n" +
-		"--B\r\nContent-Disposition: form-data; name=\"x.err\"; filename=\"x.err\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n" +
-		"--B--\r\n"
-	if got := strings.ReplaceAll(string(body), b, "B"); got != want {
-		t.Errorf("body:\n%q\nwant:\n%q", got, want)
-	}
-}
-
-func TestMultipartShrunkFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	os.WriteFile(p, []byte("0123456789"), 0o644)
-	m, err := NewMultipart(nil, []agent.File{{Name: "f", Path: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	os.Truncate(p, 3)
-	if _, err := io.ReadAll(m); err == nil || !strings.Contains(err.Error(), "shrank") {
-		t.Errorf("err %v", err)
-	}
+	return m
 }
 
 // TestSignalRequest checks the request a signal makes, and that a 401 with a Date teaches the
-// signer the skew.
+// signer the skew without a retry (the runner retries signals itself).
 func TestSignalRequest(t *testing.T) {
 	var mu sync.Mutex
 	var reqs []*http.Request
@@ -89,12 +48,12 @@ func TestSignalRequest(t *testing.T) {
 		io.WriteString(w, "OK")
 	}))
 	defer srv.Close()
-	c := New(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"})
-	sig := agent.Signal{Status: "OK", Error: "All scripts successfully ran"}
+	c := NewMetadata(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{ConsumerKey: "CK", TokenKey: "TK", TokenSecret: "TS"}, nil)
+	sig := signalBody("status", "OK", "error", "All scripts successfully ran")
 	err := c.Signal(context.Background(), sig, "run-1")
-	var he *agent.HTTPError
-	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("first attempt: %v; want a 401", err)
+	var he *Error
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized || len(reqs) != 1 {
+		t.Fatalf("first attempt: %v after %d requests; want a 401 after 1", err, len(reqs))
 	}
 	if err := c.Signal(context.Background(), sig, "run-1"); err != nil {
 		t.Fatalf("second attempt: %v", err)
@@ -107,6 +66,7 @@ func TestSignalRequest(t *testing.T) {
 		t.Errorf("request %s %s", r.Method, r.URL)
 	}
 	if r.Header.Get("Idempotency-Key") != "run-1" || r.Header.Get("Accept-Encoding") != "identity" ||
+		r.Header.Get("User-Agent") != "maas-run-scripts" ||
 		!strings.HasPrefix(r.Header.Get("Authorization"), `OAuth oauth_nonce="`) || r.ContentLength != int64(len(bodies[1])) {
 		t.Errorf("headers %v, length %d", r.Header, r.ContentLength)
 	}
@@ -114,7 +74,7 @@ func TestSignalRequest(t *testing.T) {
 		t.Errorf("body %q", bodies[1])
 	}
 	// Heartbeats carry no key.
-	c.Signal(context.Background(), agent.Signal{Status: "WORKING"}, "")
+	c.Signal(context.Background(), signalBody("status", "WORKING"), "")
 	if k, ok := reqs[2].Header["Idempotency-Key"]; ok {
 		t.Errorf("heartbeat key %q", k)
 	}
@@ -133,7 +93,7 @@ func TestScriptsDownload(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := New(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{})
+	c := NewMetadata(srv.URL+"/MAAS/metadata/2012-03-01/", wire.Credentials{}, nil)
 	body, ok, err := c.Scripts(context.Background())
 	if err != nil || !ok {
 		t.Fatalf("%v %v", ok, err)
@@ -148,7 +108,8 @@ func TestScriptsDownload(t *testing.T) {
 		t.Errorf("204: %v %v", ok, err)
 	}
 	status = http.StatusForbidden
-	if _, _, err := c.Scripts(context.Background()); err == nil || !strings.Contains(err.Error(), "403") {
+	var e *Error
+	if _, _, err := c.Scripts(context.Background()); !errors.As(err, &e) || e.StatusCode != 403 || !strings.Contains(err.Error(), "403") {
 		t.Errorf("403: %v", err)
 	}
 }
@@ -187,6 +148,9 @@ func stallingServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Re
 // one, not a limit on the transfer).
 func TestIdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
+	newClient := func(srv *httptest.Server) *Metadata {
+		return NewMetadata(srv.URL+"/", wire.Credentials{}, NewHTTPClient(Options{Idle: idle}))
+	}
 	checkIdle := func(t *testing.T, err error, start time.Time) {
 		t.Helper()
 		var ie *IdleError
@@ -204,8 +168,7 @@ func TestIdleTimeout(t *testing.T) {
 			w.(http.Flusher).Flush()
 			stall()
 		})
-		c := New(srv.URL+"/", wire.Credentials{})
-		c.HTTP = NewHTTPClient(idle)
+		c := newClient(srv)
 		withDeadline(t, 10*time.Second, func(ctx context.Context) {
 			body, ok, err := c.Scripts(ctx)
 			if err != nil || !ok {
@@ -226,26 +189,21 @@ func TestIdleTimeout(t *testing.T) {
 			io.Copy(io.Discard, r.Body)
 			stall()
 		})
-		c := New(srv.URL+"/", wire.Credentials{})
-		c.HTTP = NewHTTPClient(idle)
+		c := newClient(srv)
 		withDeadline(t, 10*time.Second, func(ctx context.Context) {
 			start := time.Now()
-			checkIdle(t, c.Signal(ctx, agent.Signal{Status: wire.SignalWorking}, ""), start)
+			checkIdle(t, c.Signal(ctx, signalBody("status", wire.SignalWorking), ""), start)
 		})
 	})
 	t.Run("upload", func(t *testing.T) {
 		// The region never reads the body: once the socket buffers are full, the upload
 		// stops moving.
 		srv := stallingServer(t, func(w http.ResponseWriter, r *http.Request, stall func()) { stall() })
-		big := filepath.Join(t.TempDir(), "big")
-		f, _ := os.Create(big)
-		f.Truncate(256 << 20) // sparse: larger than any socket buffer, costs no disk
-		f.Close()
-		c := New(srv.URL+"/", wire.Credentials{})
-		c.HTTP = NewHTTPClient(idle)
+		big := sparseFile(t, 256<<20) // larger than any socket buffer
+		c := newClient(srv)
 		withDeadline(t, 20*time.Second, func(ctx context.Context) {
 			start := time.Now()
-			err := c.Signal(ctx, agent.Signal{Status: wire.SignalWorking, Files: []agent.File{{Name: "x", Path: big}}}, "")
+			err := c.Signal(ctx, append(signalBody("status", wire.SignalWorking), Part{Name: "x", File: true, Path: big}), "")
 			var ie *IdleError
 			if !errors.As(err, &ie) {
 				t.Errorf("err %v; want an IdleError", err)
@@ -262,8 +220,7 @@ func TestIdleTimeout(t *testing.T) {
 				time.Sleep(idle / 3)
 			}
 		})
-		c := New(srv.URL+"/", wire.Credentials{})
-		c.HTTP = NewHTTPClient(idle)
+		c := newClient(srv)
 		withDeadline(t, 20*time.Second, func(ctx context.Context) {
 			start := time.Now()
 			body, _, err := c.Scripts(ctx)
@@ -281,4 +238,19 @@ func TestIdleTimeout(t *testing.T) {
 			}
 		})
 	})
+}
+
+// sparseFile is a file of size zero bytes that costs no disk.
+func sparseFile(t *testing.T, size int64) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package apiclient
+package cli
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"maasgo/client"
 )
 
 func TestParseArg(t *testing.T) {
@@ -71,26 +73,26 @@ func TestFields(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		args     []Arg
-		want     []Field
+		want     []client.Part
 		warnings int
 		err      string
 	}{
 		{"plain", []Arg{{Name: "hostname", Value: "x"}, {Name: "mac_addresses", Value: "1"}, {Name: "mac_addresses", Value: "2"}},
-			[]Field{{Name: "hostname", Value: []byte("x")}, {Name: "mac_addresses", Value: []byte("1")}, {Name: "mac_addresses", Value: []byte("2")}}, 0, ""},
+			[]client.Part{{Name: "hostname", Value: "x"}, {Name: "mac_addresses", Value: "1"}, {Name: "mac_addresses", Value: "2"}}, 0, ""},
 		{"at-equals", []Arg{{Name: "script", Value: script, FromFile: true}},
-			[]Field{{Name: "script", Value: []byte("#!/bin/sh\necho hi\n"), File: true}}, 0, ""},
+			[]client.Part{{Name: "script", Value: "#!/bin/sh\necho hi\n", File: true}}, 0, ""},
 		{"at-equals any field", []Arg{{Name: "user_data", Value: script, FromFile: true}},
-			[]Field{{Name: "user_data", Value: []byte("#!/bin/sh\necho hi\n"), File: true}}, 0, ""},
+			[]client.Part{{Name: "user_data", Value: "#!/bin/sh\necho hi\n", File: true}}, 0, ""},
 		{"script path", []Arg{{Name: "name", Value: "t"}, {Name: "script", Value: script}, {Name: "type", Value: "testing"}},
-			[]Field{{Name: "name", Value: []byte("t")}, {Name: "script", Value: []byte("#!/bin/sh\necho hi\n"), File: true}, {Name: "type", Value: []byte("testing")}}, 0, ""},
+			[]client.Part{{Name: "name", Value: "t"}, {Name: "script", Value: "#!/bin/sh\necho hi\n", File: true}, {Name: "type", Value: "testing"}}, 0, ""},
 		{"script text", []Arg{{Name: "script", Value: "#!/bin/sh\ntrue\n"}},
-			[]Field{{Name: "script", Value: []byte("#!/bin/sh\ntrue\n")}}, 0, ""},
+			[]client.Part{{Name: "script", Value: "#!/bin/sh\ntrue\n"}}, 0, ""},
 		{"script missing path", []Arg{{Name: "script", Value: missing}},
-			[]Field{{Name: "script", Value: []byte(missing)}}, 1, ""},
+			[]client.Part{{Name: "script", Value: missing}}, 1, ""},
 		{"script directory", []Arg{{Name: "script", Value: dir}},
-			[]Field{{Name: "script", Value: []byte(dir)}}, 1, ""},
+			[]client.Part{{Name: "script", Value: dir}}, 1, ""},
 		{"other field with a path", []Arg{{Name: "comment", Value: script}},
-			[]Field{{Name: "comment", Value: []byte(script)}}, 0, ""},
+			[]client.Part{{Name: "comment", Value: script}}, 0, ""},
 		{"missing file", []Arg{{Name: "script", Value: missing, FromFile: true}}, nil, 0,
 			"script@=" + missing + ": no such file or directory"},
 		{"directory file", []Arg{{Name: "script", Value: dir, FromFile: true}}, nil, 0,
