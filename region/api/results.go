@@ -1,20 +1,15 @@
 package api
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ulikunitz/xz"
 
 	"maasgo/region/library"
 	"maasgo/region/store"
@@ -489,129 +484,4 @@ func deleteResultSet(req *request) (any, error) {
 		return nil, err
 	}
 	return noContent{}, nil
-}
-
-var binaryName = regexp.MustCompile(`.+\.tar(\..+)?$`)
-
-// downloadResults answers result download (protocol.md §11.3): the chosen outputs of the
-// matching results as text, or as an xz-compressed tar.
-func downloadResults(req *request) (any, error) {
-	p := req.params
-	output := p.Get("output")
-	if output == "" {
-		output = "combined"
-	}
-	kinds := map[string][]string{"combined": {""}, "stdout": {".out"}, "stderr": {".err"}, "result": {".yaml"},
-		"all": {"", ".out", ".err", ".yaml"}}[output]
-	if kinds == nil {
-		return nil, fieldError("output", fmt.Sprintf("%q is not one of combined, stdout, stderr, result, all", output))
-	}
-	filetype := p.Get("filetype")
-	if filetype == "" {
-		filetype = "txt"
-	}
-	if filetype != "txt" && filetype != "tar.xz" {
-		return nil, badRequest("Unknown filetype %q: use txt or tar.xz", filetype)
-	}
-	f, err := parseResultFilter(p)
-	if err != nil {
-		return nil, err
-	}
-	type file struct {
-		title string
-		data  []byte
-		mtime time.Time
-	}
-	var files []file
-	var root string
-	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
-		m, err := loadMachine(tx, req)
-		if err != nil {
-			return err
-		}
-		sets, err := setsOf(tx, m, req.path["id"], nil)
-		if err != nil {
-			return err
-		}
-		set := sets[0]
-		root = fmt.Sprintf("%s-%s-%d", m.Hostname, strings.ToLower(set.Type.Label()), set.ID)
-		by, v, err := resultsOf(tx, m, sets, true)
-		if err != nil {
-			return err
-		}
-		rs := by[set.ID]
-		sort.SliceStable(rs, func(i, j int) bool { return v.sortKey(&rs[i]) < v.sortKey(&rs[j]) })
-		for _, r := range rs {
-			if !f.keep(&r, v) {
-				continue
-			}
-			suffix := ""
-			if r.BlockDeviceID != nil {
-				if filetype == "txt" {
-					suffix = " - /dev/" + v.disks[*r.BlockDeviceID].Name
-				} else {
-					suffix = "-" + v.disks[*r.BlockDeviceID].Name
-				}
-			} else if r.InterfaceID != nil {
-				if filetype == "txt" {
-					suffix = " - " + v.ifaces[*r.InterfaceID].Name
-				} else {
-					suffix = "-" + v.ifaces[*r.InterfaceID].Name
-				}
-			}
-			binary := binaryName.MatchString(r.ScriptName)
-			for _, k := range kinds {
-				if binary && k != "" {
-					continue
-				}
-				data := map[string][]byte{"": r.Output, ".out": r.Stdout, ".err": r.Stderr, ".yaml": r.Result}[k]
-				files = append(files, file{title: r.ScriptName + k + suffix, data: data, mtime: r.Updated})
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if filetype == "txt" {
-		if len(files) == 1 {
-			return rawResponse{contentType: "text/plain; charset=utf-8", body: files[0].data}, nil
-		}
-		var b bytes.Buffer
-		for _, fl := range files {
-			dashes := strings.Repeat("-", max(0, (80-(len(fl.title)+2))/2))
-			fmt.Fprintf(&b, "%s %s %s\n", dashes, fl.title, dashes)
-			if binaryName.MatchString(strings.SplitN(fl.title, " ", 2)[0]) {
-				b.WriteString("Binary file\n")
-			} else {
-				b.Write(fl.data)
-				if len(fl.data) > 0 && fl.data[len(fl.data)-1] != '\n' {
-					b.WriteByte('\n')
-				}
-			}
-		}
-		return rawResponse{contentType: "text/plain; charset=utf-8", body: b.Bytes()}, nil
-	}
-	var buf bytes.Buffer
-	xw, err := xz.NewWriter(&buf)
-	if err != nil {
-		return nil, fmt.Errorf("start xz: %w", err)
-	}
-	tw := tar.NewWriter(xw)
-	for _, fl := range files {
-		hdr := &tar.Header{Name: root + "/" + fl.title, Mode: 0o644, Size: int64(len(fl.data)), ModTime: fl.mtime, Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, fmt.Errorf("write %s: %w", fl.title, err)
-		}
-		if _, err := tw.Write(fl.data); err != nil {
-			return nil, fmt.Errorf("write %s: %w", fl.title, err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("close tar: %w", err)
-	}
-	if err := xw.Close(); err != nil {
-		return nil, fmt.Errorf("close xz: %w", err)
-	}
-	return rawResponse{contentType: "application/x-tar", body: buf.Bytes(), filename: root + ".tar.xz"}, nil
 }
