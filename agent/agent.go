@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -43,38 +44,13 @@ const DefaultIdleTimeout = 2 * time.Minute
 const DefaultMaxOutput = 16 << 20
 
 // Endpoint is where the region is and how to sign requests to it. It is saved with a run so
-// that resume and send reach the same region.
+// that resume and send reach the same region (run.json: metadata_url, then the credentials'
+// consumer_key, token_key, token_secret and consumer_secret).
 type Endpoint struct {
 	// MetadataURL is the versioned metadata URL, e.g.
 	// http://10.0.0.2:5248/MAAS/metadata/2012-03-01/.
-	MetadataURL string
+	MetadataURL string `json:"metadata_url,omitempty"`
 	wire.Credentials
-}
-
-// endpointJSON is an Endpoint as run.json keeps it (wire.Credentials has no JSON names).
-type endpointJSON struct {
-	MetadataURL    string `json:"metadata_url,omitempty"`
-	ConsumerKey    string `json:"consumer_key,omitempty"`
-	TokenKey       string `json:"token_key,omitempty"`
-	TokenSecret    string `json:"token_secret,omitempty"`
-	ConsumerSecret string `json:"consumer_secret,omitempty"`
-}
-
-// MarshalJSON implements json.Marshaler.
-func (e Endpoint) MarshalJSON() ([]byte, error) {
-	return json.Marshal(endpointJSON{MetadataURL: e.MetadataURL, ConsumerKey: e.ConsumerKey, TokenKey: e.TokenKey,
-		TokenSecret: e.TokenSecret, ConsumerSecret: e.ConsumerSecret})
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (e *Endpoint) UnmarshalJSON(b []byte) error {
-	var j endpointJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*e = Endpoint{MetadataURL: j.MetadataURL, Credentials: wire.Credentials{ConsumerKey: j.ConsumerKey,
-		TokenKey: j.TokenKey, TokenSecret: j.TokenSecret, ConsumerSecret: j.ConsumerSecret}}
-	return nil
 }
 
 // Backoff is the retry policy of uploads and downloads: the delay doubles from Initial up to
@@ -166,7 +142,7 @@ type Agent struct {
 	// root).
 	Sudo bool
 	// Workload reports the hardware of a machine that already runs a workload
-	// (report-results, see workload.go): only the default deploy-info commissioning scripts
+	// (report-results, see workloadFlow): only the default deploy-info commissioning scripts
 	// run, once, and the machine's network, disks, packages and power settings are left
 	// alone.
 	Workload bool
@@ -276,7 +252,7 @@ func (a *Agent) validate() error {
 		return errors.New("agent: Region must be set unless NoSend")
 	}
 	if a.Roots == (Roots{}) {
-		a.Roots = HostRoots()
+		a.Roots = collectors.HostRoots()
 	}
 	if a.Out == nil {
 		a.Out = io.Discard
@@ -341,7 +317,7 @@ func (a *Agent) Run(ctx context.Context) (Summary, error) {
 	if err := createRun(a.StorageDir, info); err != nil {
 		return Summary{}, err
 	}
-	return a.execute(ctx, info, false)
+	return a.invoke(ctx, info, false)
 }
 
 // Resume finishes the latest run of the storage directory after a crash or reboot: it
@@ -372,7 +348,7 @@ func (a *Agent) Resume(ctx context.Context) (Summary, error) {
 	if !a.NoSend && a.Region == nil {
 		return Summary{}, errors.New("agent: Region must be set unless NoSend")
 	}
-	return a.execute(ctx, info, true)
+	return a.invoke(ctx, info, true)
 }
 
 func newRunID() string {

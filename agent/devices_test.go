@@ -39,7 +39,7 @@ func TestResolveReplaysFromSnapshot(t *testing.T) {
 			scripts, want := deviceScripts(doc)
 
 			rec := collectors.NewRecorder()
-			got := resolveAll(&resolver{roots: RootsAt(root), rec: rec}, scripts)
+			got := resolveAll(&resolver{roots: collectors.RootsAt(root), rec: rec}, scripts)
 			for i, w := range want {
 				if w != "" && got[i] != w {
 					t.Errorf("%s on the tree: %s; want %s", scripts[i].Name, got[i], w)
@@ -54,7 +54,7 @@ func TestResolveReplaysFromSnapshot(t *testing.T) {
 			if err := collectors.UnpackSnapshot(&tarball, snap); err != nil {
 				t.Fatal(err)
 			}
-			replayed := resolveAll(&resolver{roots: RootsAt(snap)}, scripts)
+			replayed := resolveAll(&resolver{roots: collectors.RootsAt(snap)}, scripts)
 			if diff := cmp.Diff(got, replayed); diff != "" {
 				t.Errorf("tree vs snapshot (-tree +snapshot):\n%s", diff)
 			}

@@ -8,115 +8,86 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"maasgo/wire"
 )
 
-// outputFiles are the files of one script result under out/<name>.<id>/.
-type outputFiles struct {
-	Dir      string
-	Combined string // <name>
-	Stdout   string // <name>.out
-	Stderr   string // <name>.err
-	Result   string // <name>.yaml
+// execute is a script's execute step: its process runs with its argv, environment and
+// timeout (runProcess), its output streamed into capped files and its process group watched
+// (reaper.go). closeErr says the output could not be kept whole (the storage directory is
+// full, say). ok is false when there is nothing to capture: the runner itself is ending
+// (resume runs the script again), or the script could not be started (its failed result is
+// recorded).
+func (r *run) execute(ctx context.Context, pc *phaseCtx, s *Script, o outputFiles, inv invocation, hasStarted bool) (res procResult, closeErr error, ok bool) {
+	sink, err := openSink(o, r.maxOutput())
+	if err != nil {
+		r.fail(pc, s, o, err.Error(), 2, "Failed to execute %s: 2", nil)
+		return res, nil, false
+	}
+	res = runProcess(ctx, inv.Argv, r.env(pc, s, o, inv, hasStarted), inv.Timeout, r.a.TimeoutGrace, sink, r.a.NiceScripts,
+		r.track(pc, s))
+	closeErr = sink.Close()
+	if ctx.Err() != nil {
+		return res, closeErr, false // interrupted: resume runs it again
+	}
+	if res.StartErr != nil {
+		diag := fmt.Sprintf("Unable to execute %s: %s\n", s.Path, res.Diagnosis)
+		r.fail(pc, s, o, diag, 2, "Failed to execute %s: 2", &res)
+		return res, closeErr, false
+	}
+	return res, closeErr, true
 }
 
-func newOutputFiles(outDir string, s *Script) outputFiles {
-	dir := filepath.Join(outDir, s.OutName())
-	return outputFiles{
-		Dir:      dir,
-		Combined: filepath.Join(dir, s.Name),
-		Stdout:   filepath.Join(dir, s.Name+".out"),
-		Stderr:   filepath.Join(dir, s.Name+".err"),
-		Result:   filepath.Join(dir, s.Name+".yaml"),
+// env is a script's environment (protocol.md §6.4): the runner's, plus the paths and
+// settings of this result.
+func (r *run) env(pc *phaseCtx, s *Script, o outputFiles, inv invocation, hasStarted bool) []string {
+	base := r.a.Env
+	if base == nil {
+		base = os.Environ()
 	}
-}
-
-// reset prepares an empty output directory. The old files are removed, never rewritten in
-// place, so that the journal's links to them keep their content.
-func (o outputFiles) reset() error {
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
-	}
-	for _, p := range []string{o.Combined, o.Stdout, o.Stderr, o.Result} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("clear output: %w", err)
+	env := append([]string(nil), base...)
+	hasFrontend := false
+	for _, kv := range base {
+		if strings.HasPrefix(kv, "DEBIAN_FRONTEND=") {
+			hasFrontend = true
 		}
 	}
-	return nil
-}
-
-// writeDiagnostic replaces the combined and stderr files with msg (and makes an empty stdout file).
-func (o outputFiles) writeDiagnostic(msg string) error {
-	for _, p := range []string{o.Combined, o.Stderr, o.Stdout} {
-		data := []byte(msg)
-		if p == o.Stdout {
-			data = nil
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
+	if !hasFrontend {
+		env = append(env, "DEBIAN_FRONTEND=noninteractive")
 	}
-	return nil
-}
-
-// outputSink is the set of capped files a process writes to: stdout and stderr each to its
-// own file, both to the combined one.
-type outputSink struct {
-	stdout, stderr, combined *cappedFile
-	Stdout, Stderr           io.Writer
-}
-
-func openSink(o outputFiles, max int64) (*outputSink, error) {
-	var s outputSink
-	var err error
-	if s.combined, err = createCapped(o.Combined, max); err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
+	if u := BaseURL(r.a.Endpoint.MetadataURL); u != "" {
+		env = append(env, "MAAS_BASE_URL="+u)
 	}
-	if s.stdout, err = createCapped(o.Stdout, max); err != nil {
-		s.combined.Close()
-		return nil, fmt.Errorf("create output: %w", err)
+	started := "False"
+	if hasStarted {
+		started = "True"
 	}
-	if s.stderr, err = createCapped(o.Stderr, max); err != nil {
-		s.combined.Close()
-		s.stdout.Close()
-		return nil, fmt.Errorf("create output: %w", err)
+	env = append(env,
+		"MAAS_RESOURCES_FILE="+r.resources,
+		"MAAS_MACHINE_EXTRA_FILE=/machine-extra.json",
+		"MAAS_STORAGE_CONFIG_FILE=/storage-config.json",
+		"OUTPUT_COMBINED_PATH="+o.Combined,
+		"OUTPUT_STDOUT_PATH="+o.Stdout,
+		"OUTPUT_STDERR_PATH="+o.Stderr,
+		"RESULT_PATH="+o.Result,
+		"DOWNLOAD_PATH="+r.downloadPath(s),
+		"RUNTIME="+inv.Runtime,
+		"HAS_STARTED="+started,
+	)
+	if r.a.Self != "" {
+		env = append(env, "MAAS_RUN_SCRIPTS="+r.a.Self)
 	}
-	combined := &lockedWriter{w: s.combined}
-	s.Stdout = teeWriter{s.stdout, combined}
-	s.Stderr = teeWriter{s.stderr, combined}
-	return &s, nil
-}
-
-// Close closes the three files. Its error, on one line, names every file that could not be
-// kept, and wraps the first one's.
-func (s *outputSink) Close() error {
-	var first error
-	var more []string
-	for _, c := range []*cappedFile{s.stdout, s.stderr, s.combined} {
-		if err := c.Close(); err != nil {
-			if first == nil {
-				first = err
-			} else {
-				more = append(more, err.Error())
-			}
-		}
+	if r.a.MachineRoot != "" {
+		env = append(env, "MAAS_MACHINE_ROOT="+r.a.MachineRoot)
 	}
-	if len(more) > 0 {
-		return fmt.Errorf("%w; %s", first, strings.Join(more, "; "))
+	if pc.allowBMC && s.Parallel == wire.ParallelDisabled {
+		env = append(env, "BMC_CONFIG_PATH="+r.bmcConfigPath())
 	}
-	return first
-}
-
-// Truncated reports whether any file lost output to the cap.
-func (s *outputSink) Truncated() bool {
-	return s.stdout.Truncated() || s.stderr.Truncated() || s.combined.Truncated()
+	return env
 }
 
 // procResult is how a script's process ended.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
@@ -182,6 +183,79 @@ func writeMember(root *os.Root, name string, hdr *tar.Header, r io.Reader) error
 	if err != nil {
 		root.Remove(tmp)
 		return fmt.Errorf("extract %s: %w", hdr.Name, err)
+	}
+	return nil
+}
+
+func isTar(file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	plain, err := Decompress(f)
+	if err != nil {
+		return false
+	}
+	_, err = tar.NewReader(plain).Next()
+	return err == nil
+}
+
+func isZip(file string) bool {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return false
+	}
+	z.Close()
+	return true
+}
+
+func extractFile(file, dir string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return ExtractArchive(f, dir)
+}
+
+// extractZip unpacks a zip archive into dir with the tar rules: no escapes, files and
+// directories only.
+func extractZip(file, dir string) error {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", file, err)
+	}
+	defer z.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", file, err)
+	}
+	defer root.Close()
+	for _, zf := range z.File {
+		name, err := memberName(zf.Name)
+		if err != nil {
+			return err
+		}
+		mode := zf.Mode()
+		switch {
+		case mode.IsDir():
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("extract %s: %w", zf.Name, err)
+			}
+		case mode.IsRegular():
+			rc, err := zf.Open()
+			if err != nil {
+				return fmt.Errorf("extract %s: %w", zf.Name, err)
+			}
+			err = writeMember(root, name, &tar.Header{Name: zf.Name, Mode: int64(mode.Perm())}, rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("extract %s: %w: not a file or directory", zf.Name, ErrUnsafeArchive)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"maasgo/collectors"
 )
 
 func FuzzParseConfig(f *testing.F) {
@@ -39,7 +41,7 @@ func FuzzParseIndex(f *testing.F) {
 					t.Fatalf("accepted %q at %q", s.Name, s.Path)
 				}
 				// Resolution of any accepted entry must not panic.
-				r := &resolver{roots: RootsAt(t.TempDir())}
+				r := &resolver{roots: collectors.RootsAt(t.TempDir())}
 				r.resolve(s, "/x")
 				describeParams(s)
 			}

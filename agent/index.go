@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -229,99 +228,4 @@ func ReadIndex(file string) (*Index, []byte, error) {
 		return nil, nil, err
 	}
 	return x, data, nil
-}
-
-// Order sorts scripts as upstream's runner does: by hardware type (cpu, memory, storage,
-// network, gpu, then node), then by name; the sort is stable, so results of one script keep
-// the index's order.
-func Order(list []*Script) {
-	sort.SliceStable(list, func(i, j int) bool {
-		a, b := list[i].HardwareType.SortKey(), list[j].HardwareType.SortKey()
-		if a != b {
-			return a < b
-		}
-		return list[i].Name < list[j].Name
-	})
-}
-
-// Batch is a set of scripts that run together after one network-configuration step.
-type Batch struct {
-	// Scripts run concurrently; a serial batch holds one script.
-	Scripts []*Script
-	// SharedInstall says the packages are installed once, from the first script, for all of
-	// them (an instance group); otherwise each script installs its own before it starts.
-	SharedInstall bool
-	// Netconf says the batch needs the machine's configured networking applied.
-	Netconf bool
-}
-
-// Plan splits a phase's scripts (already in run order) into batches as upstream runs them
-// (protocol.md §6.3): serial scripts one at a time; then each instance group (all results of
-// one name) together; then the "any" pool, the scripts without configured networking first,
-// then those with it. Inside a pool, scripts without packages start first (upstream sorts the
-// pool by the number of package kinds, then by name).
-func Plan(list []*Script) []Batch {
-	var out []Batch
-	var instance, anyPool []*Script
-	for _, s := range list {
-		switch s.Parallel {
-		case wire.ParallelInstance:
-			instance = append(instance, s)
-		case wire.ParallelAny:
-			anyPool = append(anyPool, s)
-		default:
-			out = append(out, Batch{Scripts: []*Script{s}, Netconf: s.ApplyConfiguredNetworking})
-		}
-	}
-	done := map[*Script]bool{}
-	for _, s := range instance {
-		if done[s] {
-			continue
-		}
-		var group []*Script
-		for _, o := range instance {
-			if !done[o] && o.Name == s.Name {
-				group = append(group, o)
-				done[o] = true
-			}
-		}
-		out = append(out, Batch{Scripts: group, SharedInstall: true, Netconf: group[0].ApplyConfiguredNetworking})
-	}
-	var plain, netconf []*Script
-	for _, s := range anyPool {
-		if s.ApplyConfiguredNetworking {
-			netconf = append(netconf, s)
-		} else {
-			plain = append(plain, s)
-		}
-	}
-	for _, pool := range []struct {
-		list    []*Script
-		netconf bool
-	}{{plain, false}, {netconf, true}} {
-		if len(pool.list) == 0 {
-			continue
-		}
-		sorted := append([]*Script(nil), pool.list...)
-		sort.SliceStable(sorted, func(i, j int) bool {
-			a, b := packageKinds(sorted[i].Packages), packageKinds(sorted[j].Packages)
-			if a != b {
-				return a < b
-			}
-			return sorted[i].Name < sorted[j].Name
-		})
-		out = append(out, Batch{Scripts: sorted, Netconf: pool.netconf})
-	}
-	return out
-}
-
-// packageKinds counts the kinds of packages (apt, snap, url) a script needs.
-func packageKinds(p wire.Packages) int {
-	n := 0
-	for _, k := range []int{len(p.Apt), len(p.Snap), len(p.URL)} {
-		if k > 0 {
-			n++
-		}
-	}
-	return n
 }

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
@@ -91,38 +89,6 @@ func (r *run) install(ctx context.Context, pc *phaseCtx, group []*Script) bool {
 	}
 	r.failGroup(pc, group, o, wire.SignalInstalling, wire.ScriptFailedInstalling, fail.exit, "", "Failed installing package(s) for %s")
 	return false
-}
-
-// failGroup records the failed result of every script of a group whose preparation (package
-// installation, network configuration) failed, with the output of that step.
-func (r *run) failGroup(pc *phaseCtx, group []*Script, o outputFiles, status string, outcome wire.ScriptStatus, exit int, diag, msgFormat string) {
-	if diag != "" {
-		appendText(o, diag+"\n")
-	}
-	for _, s := range group {
-		msg := msgFormat
-		if strings.Contains(msgFormat, "%s") {
-			msg = fmt.Sprintf(msgFormat, s.MsgName())
-		}
-		sig := r.scriptSignal(s, status, msg)
-		sig.ExitStatus = &exit
-		sig.Files = existingFiles(s, o, false)
-		oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, Status: outcome, ExitStatus: exit, OutDir: o.Dir}
-		r.finish(pc, s, sig, oc)
-	}
-}
-
-// appendText adds text to the combined and stderr files (creating them).
-func appendText(o outputFiles, text string) {
-	for _, p := range []string{o.Combined, o.Stderr} {
-		if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
-			f.WriteString(text)
-			f.Close()
-		}
-	}
-	if f, err := os.OpenFile(o.Stdout, os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
-		f.Close()
-	}
 }
 
 // runInstaller runs one installer command into sink.
@@ -305,77 +271,4 @@ func (r *run) fetchURL(ctx context.Context, sink *outputSink, u, downloadPath st
 			return "", f
 		}
 	}
-}
-
-func isTar(file string) bool {
-	f, err := os.Open(file)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	plain, err := Decompress(f)
-	if err != nil {
-		return false
-	}
-	_, err = tar.NewReader(plain).Next()
-	return err == nil
-}
-
-func isZip(file string) bool {
-	z, err := zip.OpenReader(file)
-	if err != nil {
-		return false
-	}
-	z.Close()
-	return true
-}
-
-func extractFile(file, dir string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return ExtractArchive(f, dir)
-}
-
-// extractZip unpacks a zip archive into dir with the tar rules: no escapes, files and
-// directories only.
-func extractZip(file, dir string) error {
-	z, err := zip.OpenReader(file)
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", file, err)
-	}
-	defer z.Close()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", file, err)
-	}
-	defer root.Close()
-	for _, zf := range z.File {
-		name, err := memberName(zf.Name)
-		if err != nil {
-			return err
-		}
-		mode := zf.Mode()
-		switch {
-		case mode.IsDir():
-			if err := root.MkdirAll(name, 0o755); err != nil {
-				return fmt.Errorf("extract %s: %w", zf.Name, err)
-			}
-		case mode.IsRegular():
-			rc, err := zf.Open()
-			if err != nil {
-				return fmt.Errorf("extract %s: %w", zf.Name, err)
-			}
-			err = writeMember(root, name, &tar.Header{Name: zf.Name, Mode: int64(mode.Perm())}, rc)
-			rc.Close()
-			if err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("extract %s: %w: not a file or directory", zf.Name, ErrUnsafeArchive)
-		}
-	}
-	return nil
 }

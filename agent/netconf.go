@@ -62,7 +62,7 @@ func (r *run) applyNetconf(ctx context.Context, pc *phaseCtx, group []*Script) b
 		return fail(f.exit, "", "Failed to apply custom network configuration for %s")
 	}
 	r.waitForNetworkd(ctx, sink.Stdout, sink.Stderr)
-	r.res.reset()
+	r.forgetDevices()
 	if r.up != nil {
 		rec, _ := r.emit("", kindSignal, Signal{Status: wire.SignalApplyingNetconf, Error: "User netplan config applied"}, nil)
 		if err := r.up.waitSent(ctx, rec.Seq, r.netconfProbe()); err != nil {
@@ -137,7 +137,7 @@ func (r *run) restoreNetconf(ctx context.Context) {
 		r.logf("WARNING: netplan apply --debug failed (exit %d, %v) while restoring the ephemeral configuration", rc, err)
 	}
 	r.waitForNetworkd(ctx, out, out)
-	r.res.reset()
+	r.forgetDevices()
 	r.emit("", kindSignal, Signal{Status: wire.SignalApplyingNetconf, Error: "ephemeral netplan applied"}, nil)
 }
 
@@ -183,18 +183,4 @@ func (r *run) waitForNetworkd(ctx context.Context, stdout, stderr io.Writer) {
 		}
 	}
 	r.logf("WARNING: systemd-networkd did not come back up")
-}
-
-// checkLinkConnected adds link_connected: false to the result file of a failed network test
-// whose interface is not up (protocol.md §6.8), unless the script set the key itself.
-func (r *run) checkLinkConnected(s *Script, inv invocation, o outputFiles, exit int) {
-	if s.HardwareType != wire.HardwareNetwork || !s.ApplyConfiguredNetworking || inv.Interface == "" {
-		return
-	}
-	if operstate(r.a.Roots, inv.Interface) == "up" {
-		return
-	}
-	if err := AddLinkConnected(o.Result, exit); err != nil {
-		r.logf("%s: %v", s.Name, err)
-	}
 }

@@ -5,19 +5,123 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"maasgo/collectors"
-	"maasgo/wire"
 )
 
 // errParams marks a parameter that cannot be turned into arguments; the script is then not
 // run and its result has exit status 2 (upstream's "Unable to run").
 var errParams = errors.New("unable to resolve parameters")
+
+// params is a script's parameters step: its argv and timeout (resolve), with the devices of
+// its storage and interface parameters found on the machine (devices.go). When they cannot be
+// resolved the script does not run: its result is failed with exit status 2 and a diagnostic
+// that lists what was given and what was found, as upstream's "Unable to run".
+func (r *run) params(pc *phaseCtx, s *Script, o outputFiles) (invocation, bool) {
+	scriptPath := filepath.Join(r.scriptsDir, filepath.FromSlash(s.Path))
+	r.resMu.Lock()
+	inv, err := r.res.resolve(s, scriptPath)
+	found := ""
+	if err != nil {
+		found = r.res.describe()
+	}
+	r.resMu.Unlock()
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), errParams.Error()+": ")
+		diag := fmt.Sprintf("Unable to run '%s': %s\n\nGiven parameters:\n%s\n\n%s", s.Name, msg, describeParams(s), found)
+		r.fail(pc, s, o, diag, 2, "Failed to execute %s: 2", nil)
+		return inv, false
+	}
+	return inv, true
+}
+
+// invocation is how one script result is started.
+type invocation struct {
+	Argv    []string
+	Timeout time.Duration // 0: none
+	Runtime string        // the RUNTIME variable
+	// Interface is the interface the result is tied to, if it has an interface parameter.
+	Interface string
+}
+
+// resolve builds the argv of a script (protocol.md §6.5): the script's path, then the
+// arguments of each parameter in the index's order, each formatted string split on white
+// space. The timeout is timeout_seconds, or a runtime parameter's value.
+func (r *resolver) resolve(s *Script, scriptPath string) (invocation, error) {
+	inv := invocation{Argv: []string{scriptPath}}
+	secs := s.TimeoutSeconds
+	inv.Timeout = time.Duration(secs * float64(time.Second))
+	inv.Runtime = PyFloat(secs)
+	names := s.paramOrder()
+	for _, name := range names {
+		p := s.Parameters[name]
+		var (
+			out string
+			err error
+		)
+		switch p.Type {
+		case "storage":
+			out, err = r.storageArg(p)
+		case "interface":
+			var iface string
+			out, iface, err = r.interfaceArg(p)
+			if inv.Interface == "" {
+				inv.Interface = iface
+			}
+		default:
+			format := p.ArgumentFormat
+			if format == "" {
+				format = "--" + p.Type + "={input}"
+			}
+			out, err = pyFormat(format, map[string]string{"input": pyStr(p.Value)})
+			if p.Type == "runtime" {
+				if d, ok := paramTimeout(p.Value); ok {
+					inv.Timeout = d
+					inv.Runtime = pyStr(p.Value)
+				}
+			}
+		}
+		if err != nil {
+			return inv, fmt.Errorf("%w: %w", errParams, err)
+		}
+		inv.Argv = append(inv.Argv, strings.Fields(out)...)
+	}
+	return inv, nil
+}
+
+// paramOrder is the order of the parameters: the index's, else sorted names.
+func (s *Script) paramOrder() []string {
+	if len(s.ParamOrder) == len(s.Parameters) {
+		return s.ParamOrder
+	}
+	names := make([]string, 0, len(s.Parameters))
+	for n := range s.Parameters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// describeParams lists a script's parameters for a diagnostic.
+func describeParams(s *Script) string {
+	if len(s.Parameters) == 0 {
+		return "  (none)"
+	}
+	names := make([]string, 0, len(s.Parameters))
+	for n := range s.Parameters {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		p := s.Parameters[n]
+		fmt.Fprintf(&b, "  %s: type %s, value %s\n", n, p.Type, pyStr(p.Value))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
 
 // objectKeys returns the keys of the JSON object in data, in order.
 func objectKeys(data json.RawMessage) ([]string, error) {
@@ -164,212 +268,4 @@ func paramTimeout(v any) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(f * float64(time.Second)), true
-}
-
-// invocation is how one script result is started.
-type invocation struct {
-	Argv    []string
-	Timeout time.Duration // 0: none
-	Runtime string        // the RUNTIME variable
-	// Interface is the interface the result is tied to, if it has an interface parameter.
-	Interface string
-}
-
-// resolver maps storage and interface parameters to the machine's current devices. It reads
-// the machine through collectors.FS once per phase and again after the network
-// configuration changes.
-type resolver struct {
-	roots    Roots
-	rec      *collectors.Recorder // records what is read, for a snapshot; nil: nothing
-	naps     []time.Duration
-	fs       *collectors.FS
-	disks    []collectors.BlockDevice
-	disksErr error
-	ifaces   map[string]string
-	loaded   bool
-}
-
-func (r *resolver) load() {
-	if r.loaded {
-		return
-	}
-	r.loaded = true
-	r.fs = collectors.NewFS(r.roots, r.rec)
-	r.disks, r.disksErr = collectors.BlockDevices(r.fs)
-	r.ifaces = InterfaceNames(r.fs)
-	waitForInterfaces(r.fs, r.ifaces, r.naps)
-}
-
-// reset forgets what was read, after the network configuration changed.
-func (r *resolver) reset() { r.loaded = false }
-
-// resolve builds the argv of a script (protocol.md §6.5): the script's path, then the
-// arguments of each parameter in the index's order, each formatted string split on white
-// space. The timeout is timeout_seconds, or a runtime parameter's value.
-func (r *resolver) resolve(s *Script, scriptPath string) (invocation, error) {
-	inv := invocation{Argv: []string{scriptPath}}
-	secs := s.TimeoutSeconds
-	inv.Timeout = time.Duration(secs * float64(time.Second))
-	inv.Runtime = PyFloat(secs)
-	names := s.paramOrder()
-	for _, name := range names {
-		p := s.Parameters[name]
-		var (
-			out string
-			err error
-		)
-		switch p.Type {
-		case "storage":
-			out, err = r.storageArg(p)
-		case "interface":
-			var iface string
-			out, iface, err = r.interfaceArg(p)
-			if inv.Interface == "" {
-				inv.Interface = iface
-			}
-		default:
-			format := p.ArgumentFormat
-			if format == "" {
-				format = "--" + p.Type + "={input}"
-			}
-			out, err = pyFormat(format, map[string]string{"input": pyStr(p.Value)})
-			if p.Type == "runtime" {
-				if d, ok := paramTimeout(p.Value); ok {
-					inv.Timeout = d
-					inv.Runtime = pyStr(p.Value)
-				}
-			}
-		}
-		if err != nil {
-			return inv, fmt.Errorf("%w: %w", errParams, err)
-		}
-		inv.Argv = append(inv.Argv, strings.Fields(out)...)
-	}
-	return inv, nil
-}
-
-// paramOrder is the order of the parameters: the index's, else sorted names.
-func (s *Script) paramOrder() []string {
-	if len(s.ParamOrder) == len(s.Parameters) {
-		return s.ParamOrder
-	}
-	names := make([]string, 0, len(s.Parameters))
-	for n := range s.Parameters {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func (r *resolver) storageArg(p wire.ResolvedParam) (string, error) {
-	if str, ok := p.Value.(string); ok && str == "all" {
-		return "", errors.New("MAAS did not detect any storage devices during commissioning!")
-	}
-	vals, ok := deviceValues(p.Value)
-	if !ok {
-		return "", fmt.Errorf("storage parameter value %s is not a device", pyStr(p.Value))
-	}
-	model, serial := vals["model"], vals["serial"]
-	m, _ := p.Value.(map[string]any)
-	hasModel := m["model"] != nil && model != ""
-	hasSerial := m["serial"] != nil && serial != ""
-	hasIDPath := vals["id_path"] != "" && m["id_path"] != nil
-	if !hasModel || !hasSerial {
-		// Without a model or serial the id_path is trusted (VirtIO disks).
-		if hasIDPath {
-			vals["path"], vals["input"] = vals["id_path"], vals["id_path"]
-		}
-	} else {
-		r.load()
-		if r.disksErr != nil {
-			return "", r.disksErr
-		}
-		for _, d := range r.disks {
-			if contains(d.Models, model) && contains(d.Serials, serial) {
-				vals["path"], vals["input"] = "/dev/"+d.Name, "/dev/"+d.Name
-			}
-		}
-		if _, found := vals["path"]; !found && hasIDPath && r.devExists(vals["id_path"]) {
-			// Some controllers report several serials; trust an id_path that exists then.
-			vals["path"], vals["input"] = vals["id_path"], vals["id_path"]
-		}
-	}
-	format := p.ArgumentFormat
-	if format == "" {
-		format = "--storage={path}"
-	}
-	out, err := pyFormat(format, vals)
-	if err != nil {
-		return "", fmt.Errorf("Storage device '%s' with serial '%s' not found!\n\n"+
-			"This indicates the storage device has been removed or the OS is unable to find it due "+
-			"to a hardware failure. Please re-commission this node to re-discover the storage "+
-			"devices, or delete this device manually.", model, serial)
-	}
-	return out, nil
-}
-
-// devExists reports whether a /dev path exists on the machine (a dangling link does).
-func (r *resolver) devExists(p string) bool {
-	p = path.Clean(p)
-	return strings.HasPrefix(p, "/dev/") && r.fs.Lexists(p)
-}
-
-func (r *resolver) interfaceArg(p wire.ResolvedParam) (string, string, error) {
-	if str, ok := p.Value.(string); ok && str == "all" {
-		return "", "", errors.New("MAAS did not detect any interfaces during commissioning!")
-	}
-	vals, ok := deviceValues(p.Value)
-	if !ok {
-		return "", "", fmt.Errorf("interface parameter value %s is not a device", pyStr(p.Value))
-	}
-	r.load()
-	name, found := r.ifaces[strings.ToLower(vals["mac_address"])]
-	if !found {
-		return "", "", fmt.Errorf("Interface device %s (vendor: %s product: %s) with MAC address %s has not been found!\n\n"+
-			"This indicates the interface has been removed or the OS is unable to find it due to a "+
-			"hardware failure. Please re-commision this node to re-discover the interfaces or "+
-			"delete this interface manually.", vals["name"], vals["vendor"], vals["product"], vals["mac_address"])
-	}
-	vals["name"], vals["input"] = name, name
-	format := p.ArgumentFormat
-	if format == "" {
-		format = "--interface={name}"
-	}
-	out, err := pyFormat(format, vals)
-	if err != nil {
-		return "", "", err
-	}
-	return out, name, nil
-}
-
-// describe lists what the resolver found, for the diagnostic of a failed resolution.
-func (r *resolver) describe() string {
-	r.load()
-	var b strings.Builder
-	b.WriteString("Discovered storage devices:\n")
-	if r.disksErr != nil {
-		fmt.Fprintf(&b, "  (%v)\n", r.disksErr)
-	}
-	for _, d := range r.disks {
-		fmt.Fprintf(&b, "  %s (%s): model %q, serial %q\n", d.Name, d.MajMin, strings.Join(d.Models, `" or "`), strings.Join(d.Serials, `" or "`))
-	}
-	b.WriteString("Discovered interfaces:\n")
-	macs := make([]string, 0, len(r.ifaces))
-	for mac := range r.ifaces {
-		macs = append(macs, mac)
-	}
-	sort.Strings(macs)
-	for _, mac := range macs {
-		fmt.Fprintf(&b, "  %s: %s\n", mac, r.ifaces[mac])
-	}
-	return b.String()
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"time"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -28,4 +31,45 @@ type Region interface {
 	// the region answered 200. A non-empty idempotencyKey is sent as the Idempotency-Key
 	// header; the region stores a signal whose key it has seen before only once.
 	Signal(ctx context.Context, sig Signal, idempotencyKey string) error
+}
+
+// NewRegion is the region's metadata API at ep, over HTTP: requests signed with ep's
+// credentials, each connection failing when it moves no data for idle (zero:
+// DefaultIdleTimeout) so that the caller retries it.
+func NewRegion(ep Endpoint, idle time.Duration) Region {
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	return httpRegion{client.NewMetadata(ep.MetadataURL, ep.Credentials, client.NewHTTPClient(client.Options{Idle: idle}))}
+}
+
+// HTTPError is an answer other than the one expected. The runner retries on any error, so
+// this only carries the detail for messages (and tells a refused token, 401, apart).
+type HTTPError = client.Error
+
+// httpRegion is a Region over client.Metadata: a signal is sent as its fields, then its
+// files streamed from the journal's copies.
+type httpRegion struct{ m *client.Metadata }
+
+func (r httpRegion) Scripts(ctx context.Context) (io.ReadCloser, bool, error) {
+	body, ok, err := r.m.Scripts(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("download scripts: %w", err)
+	}
+	return body, ok, nil
+}
+
+func (r httpRegion) Signal(ctx context.Context, sig Signal, idempotencyKey string) error {
+	fields := sig.Fields()
+	body := make(client.Multipart, 0, len(fields)+len(sig.Files))
+	for _, f := range fields {
+		body = append(body, client.Part{Name: f.Name, Value: f.Value})
+	}
+	for _, f := range sig.Files {
+		body = append(body, client.Part{Name: f.Name, File: true, Path: f.Path, Value: string(f.Data)})
+	}
+	if err := r.m.Signal(ctx, body, idempotencyKey); err != nil {
+		return fmt.Errorf("signal %s: %w", sig.Status, err)
+	}
+	return nil
 }

@@ -233,7 +233,7 @@ func machine(t *testing.T) Roots {
 	w("sys/class/net/ens4/address", "52:54:00:dd:ee:ff\n")
 	w("sys/class/net/lo/address", "00:00:00:00:00:00\n")
 	w("dev/disk/by-id/virtio-xyz", "")
-	return RootsAt(dir)
+	return collectors.RootsAt(dir)
 }
 
 func TestResolveParameters(t *testing.T) {

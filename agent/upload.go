@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -13,50 +12,12 @@ import (
 	"time"
 
 	"maasgo/agent/journal"
-	"maasgo/client"
 	"maasgo/wire"
 )
 
-// NewRegion is the region's metadata API at ep, over HTTP: requests signed with ep's
-// credentials, each connection failing when it moves no data for idle (zero:
-// DefaultIdleTimeout) so that the caller retries it.
-func NewRegion(ep Endpoint, idle time.Duration) Region {
-	if idle <= 0 {
-		idle = DefaultIdleTimeout
-	}
-	return httpRegion{client.NewMetadata(ep.MetadataURL, ep.Credentials, client.NewHTTPClient(client.Options{Idle: idle}))}
-}
-
-// HTTPError is an answer other than the one expected. The runner retries on any error, so
-// this only carries the detail for messages (and tells a refused token, 401, apart).
-type HTTPError = client.Error
-
-// httpRegion is a Region over client.Metadata: a signal is sent as its fields, then its
-// files streamed from the journal's copies.
-type httpRegion struct{ m *client.Metadata }
-
-func (r httpRegion) Scripts(ctx context.Context) (io.ReadCloser, bool, error) {
-	body, ok, err := r.m.Scripts(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("download scripts: %w", err)
-	}
-	return body, ok, nil
-}
-
-func (r httpRegion) Signal(ctx context.Context, sig Signal, idempotencyKey string) error {
-	fields := sig.Fields()
-	body := make(client.Multipart, 0, len(fields)+len(sig.Files))
-	for _, f := range fields {
-		body = append(body, client.Part{Name: f.Name, Value: f.Value})
-	}
-	for _, f := range sig.Files {
-		body = append(body, client.Part{Name: f.Name, File: true, Path: f.Path, Value: string(f.Data)})
-	}
-	if err := r.m.Signal(ctx, body, idempotencyKey); err != nil {
-		return fmt.Errorf("signal %s: %w", sig.Status, err)
-	}
-	return nil
-}
+// The upload step: the uploader delivers a run's journaled signals to the region in order,
+// each until the region has it; the heartbeat tells a commissioning region that the machine is
+// alive; Send finishes the uploads of earlier runs.
 
 // IdempotencyKey is the key sent with journal record seq of run runID. It is the same on
 // every attempt, in every process, so the region can store the signal once.
@@ -209,6 +170,35 @@ func (u *uploader) wait(ctx context.Context, done func() bool) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// startUploads starts the upload step of a run that sends: the uploader delivers each
+// signal as soon as it is journaled, in order, and a commissioning run sends its heartbeat.
+// With NoSend it starts nothing. stop ends both and waits for them.
+func (r *run) startUploads(ctx context.Context) (stop func()) {
+	if r.a.NoSend {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	r.up = newUploader(r.j, r.a.Region, r.info.ID, r.a.Backoff, r.a.GiveUpAfter, r.a.Log)
+	bg.Go(func() { r.up.loop(ctx) })
+	if !r.info.Workload {
+		bg.Go(func() { r.heartbeat(ctx) })
+	}
+	return func() {
+		cancel()
+		bg.Wait()
+	}
+}
+
+// awaitDelivery waits until the region has every signal journaled so far, or the uploader
+// gave up. A run that does not send has nothing to wait for.
+func (r *run) awaitDelivery(ctx context.Context) error {
+	if r.up == nil {
+		return nil
+	}
+	return r.up.waitIdle(ctx)
 }
 
 // heartbeat sends WORKING at once and then every interval (protocol.md §6.2). Heartbeats are

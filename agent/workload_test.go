@@ -445,45 +445,6 @@ func TestUnameMachine(t *testing.T) {
 	}
 }
 
-func TestPhysicalMACs(t *testing.T) {
-	dir := t.TempDir()
-	w := func(p, s string) {
-		t.Helper()
-		p = filepath.Join(dir, "sys/class/net", p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	nic := func(name, mac, typ string, device bool) {
-		w(name+"/address", mac+"\n")
-		w(name+"/type", typ+"\n")
-		if device {
-			w(name+"/device/vendor", "0x8086\n")
-		}
-	}
-	nic("ens4", "52:54:00:DD:EE:FF", "1", true)
-	nic("ens3", "52:54:00:aa:bb:cc", "1", true)
-	nic("lo", "00:00:00:00:00:00", "772", false)
-	nic("br0", "52:54:00:aa:bb:cc", "1", false)
-	nic("ib0", "80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0d:6b:13", "32", true)
-	nic("ens5", "00:00:00:00:00:00", "1", true)
-	nic("ens6", "52:54:00:11:11:11", "1", true) // a bond member: address is the bond's
-	w("ens6/bonding_slave/perm_hwaddr", "52:54:00:22:22:22\n")
-	got, err := PhysicalMACs(RootsAt(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"52:54:00:22:22:22", "52:54:00:aa:bb:cc", "52:54:00:dd:ee:ff"}, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	if _, err := PhysicalMACs(RootsAt(filepath.Join(dir, "none"))); err == nil {
-		t.Errorf("no error without sysfs")
-	}
-}
-
 func FuzzParseCreds(f *testing.F) {
 	f.Add([]byte(sampleCreds))
 	f.Add([]byte("reporting: {maas: {token_key: [a]}}\n"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"path"
 	"sort"
 	"strings"
@@ -308,5 +309,47 @@ func InterfacesByMAC(f *FS) (map[string]string, error) {
 			out[mac] = e.Name
 		}
 	}
+	return out, nil
+}
+
+// arphrdEther is the link type of Ethernet interfaces (/sys/class/net/*/type).
+const arphrdEther = "1"
+
+// PhysicalMACs lists the MAC addresses of the machine's physical Ethernet interfaces, sorted
+// and each once: the interfaces under /sys/class/net with a device (not bridges, bonds,
+// VLANs, tunnels or the loopback), of Ethernet type, with a non-zero address. A bond's member
+// reports the bond's address in address; its own is the permanent one in
+// bonding_slave/perm_hwaddr. None is not an error; a machine without /sys/class/net is.
+//
+// Reads: /sys/class/net/*/{device,type,bonding_slave/perm_hwaddr,address}.
+func PhysicalMACs(f *FS) ([]string, error) {
+	ents, err := f.ReadDir(sysClassNet)
+	if err != nil {
+		return nil, fmt.Errorf("list network interfaces: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range ents {
+		nd := sysClassNet + "/" + e.Name
+		if !f.Exists(nd + "/device") {
+			continue
+		}
+		if typ, _ := f.ReadString(nd + "/type"); typ != arphrdEther {
+			continue
+		}
+		addr, _ := f.ReadString(nd + "/bonding_slave/perm_hwaddr")
+		if addr == "" {
+			addr, _ = f.ReadString(nd + "/address")
+		}
+		hw, err := net.ParseMAC(addr)
+		if err != nil || len(hw) != 6 {
+			continue
+		}
+		if mac := macString(hw); mac != "" && !seen[mac] {
+			seen[mac] = true
+			out = append(out, mac)
+		}
+	}
+	sort.Strings(out)
 	return out, nil
 }

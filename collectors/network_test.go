@@ -141,3 +141,33 @@ func TestInterfacesByMAC(t *testing.T) {
 		t.Errorf("without /sys/class/net: %v, %v", got, err)
 	}
 }
+
+func TestPhysicalMACs(t *testing.T) {
+	tr := newTree(t)
+	nic := func(dir, name, mac, typ string, device bool) {
+		tr.files(dir+"/"+name, map[string]string{"address": mac, "type": typ})
+		if device {
+			tr.file(dir+"/"+name+"/device/vendor", "0x8086\n")
+		}
+	}
+	const pci = "sys/devices/pci0000:00/0000:00:03.0/net"
+	nic(pci, "ens4", "52:54:00:DD:EE:FF", "1", true)
+	tr.link("sys/class/net/ens4", pci+"/ens4")
+	nic("sys/class/net", "ens3", "52:54:00:aa:bb:cc", "1", true)
+	nic("sys/class/net", "lo", "00:00:00:00:00:00", "772", false)
+	nic("sys/class/net", "br0", "52:54:00:aa:bb:cc", "1", false)
+	nic("sys/class/net", "ib0", "80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0d:6b:13", "32", true)
+	nic("sys/class/net", "ens5", "00:00:00:00:00:00", "1", true)
+	nic("sys/class/net", "ens6", "52:54:00:11:11:11", "1", true) // a bond member: address is the bond's
+	tr.file("sys/class/net/ens6/bonding_slave/perm_hwaddr", "52:54:00:22:22:22\n")
+	got, err := PhysicalMACs(NewFS(RootsAt(tr.root), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"52:54:00:22:22:22", "52:54:00:aa:bb:cc", "52:54:00:dd:ee:ff"}, got); diff != "" {
+		t.Errorf("PhysicalMACs (-want +got):\n%s", diff)
+	}
+	if _, err := PhysicalMACs(NewFS(RootsAt(t.TempDir()), nil)); err == nil {
+		t.Errorf("no error without /sys/class/net")
+	}
+}

@@ -17,12 +17,13 @@ import (
 )
 
 // Credentials are an OAuth 1.0 consumer and token as MAAS hands them out: the API key string
-// "consumer_key:token_key:token_secret[:consumer_secret]" (protocol.md §2.1).
+// "consumer_key:token_key:token_secret[:consumer_secret]" (protocol.md §2.1). In JSON (the
+// agent's run.json) the fields have MAAS's names and an empty one is left out.
 type Credentials struct {
-	ConsumerKey    string
-	TokenKey       string
-	TokenSecret    string
-	ConsumerSecret string
+	ConsumerKey    string `json:"consumer_key,omitempty"`
+	TokenKey       string `json:"token_key,omitempty"`
+	TokenSecret    string `json:"token_secret,omitempty"`
+	ConsumerSecret string `json:"consumer_secret,omitempty"`
 }
 
 // ParseCredentials reads "consumer_key:token_key:token_secret[:consumer_secret]".

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"maasgo/agent"
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -77,7 +78,7 @@ func NewHarness(t testing.TB, region Region) *Harness {
 	h := &Harness{Region: region, Storage: t.TempDir(), Out: &SyncBuffer{}, Log: &SyncBuffer{}}
 	h.Agent = &agent.Agent{
 		StorageDir:    h.Storage,
-		Roots:         agent.RootsAt(t.TempDir()),
+		Roots:         collectors.RootsAt(t.TempDir()),
 		Region:        agent.NewRegion(ep, 0),
 		Endpoint:      ep,
 		Out:           h.Out,

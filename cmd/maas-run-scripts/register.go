@@ -16,6 +16,7 @@ import (
 
 	"maasgo/agent"
 	"maasgo/client"
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -258,11 +259,11 @@ func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey stri
 	}
 	macs := o.macs
 	if !cmd.Flags().Changed("mac") {
-		roots := agent.HostRoots()
+		roots := collectors.HostRoots()
 		if o.machineRoot != "" {
-			roots = agent.RootsAt(o.machineRoot)
+			roots = collectors.RootsAt(o.machineRoot)
 		}
-		if macs, err = agent.PhysicalMACs(roots); err != nil {
+		if macs, err = collectors.PhysicalMACs(collectors.NewFS(roots, nil)); err != nil {
 			return fmt.Errorf("find the MAC addresses (give --mac): %w", err)
 		}
 	}

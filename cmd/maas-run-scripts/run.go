@@ -20,6 +20,7 @@ import (
 
 	"maasgo/agent"
 	"maasgo/client"
+	"maasgo/collectors"
 	"maasgo/wire"
 )
 
@@ -211,7 +212,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 	}
 	a := &agent.Agent{
 		StorageDir:  storage,
-		Roots:       agent.HostRoots(),
+		Roots:       collectors.HostRoots(),
 		Endpoint:    ep,
 		Out:         cmd.OutOrStdout(),
 		Log:         slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -222,7 +223,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 		Sudo:        os.Geteuid() != 0,
 	}
 	if machineRoot != "" {
-		a.Roots = agent.RootsAt(machineRoot)
+		a.Roots = collectors.RootsAt(machineRoot)
 		a.MachineRoot = machineRoot
 	}
 	if self, err := os.Executable(); err == nil {
