@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,7 +89,8 @@ func TLSConfig(caPEM string, insecure bool) (*tls.Config, error) {
 // not time out while the upload is still flowing.
 type idleConn struct {
 	net.Conn
-	idle time.Duration
+	idle    time.Duration
+	expired atomic.Bool // a read or a write passed the deadline
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -103,8 +105,17 @@ func (c *idleConn) Write(p []byte) (int, error) {
 	return n, c.wrap("write to", err)
 }
 
+// wrap turns a passed deadline into an *IdleError. When one direction stalls, the transport
+// closes the connection, and the other direction then fails with "use of closed network
+// connection": that is the same stall, and is reported as one.
 func (c *idleConn) wrap(op string, err error) error {
-	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.expired.Store(true)
+	case errors.Is(err, net.ErrClosed) && c.expired.Load():
+	default:
 		return err
 	}
 	return &IdleError{Op: op, Addr: c.RemoteAddr().String(), Idle: c.idle, Err: err}
