@@ -6,7 +6,7 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 STATE    ?= $(CURDIR)/state
 LISTEN   ?= :5240
 
-.PHONY: help build test test-go fuzz run bench bench-collector update-fixtures fmt vet clean
+.PHONY: help build test test-go lint fuzz run bench bench-collector update-fixtures fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -26,6 +26,9 @@ test: ## run every test (sets up a local PostgreSQL when none is given), then th
 test-go: ## go vet and go test only, with whatever MAAS_TEST_POSTGRES_URL says
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+
+lint: ## go vet, gofmt, go mod tidy and staticcheck, as make test runs them first
+	@hack/lint.sh
 
 fuzz: ## run every fuzz test for FUZZTIME (default 5s) each
 	@hack/fuzz.sh

@@ -60,7 +60,7 @@ func ParseCreds(data []byte) (Creds, error) {
 		return c, err
 	}
 	if root == nil || root.Kind != yaml.MappingNode {
-		return c, errors.New("want a YAML mapping with reporting: maas:")
+		return c, errors.New("want a YAML mapping with a reporting.maas section")
 	}
 	rep := mappingValue(root, "reporting")
 	if rep == nil || rep.Kind != yaml.MappingNode {

@@ -62,6 +62,7 @@ func (r *run) forgetDevices() {
 // else its id_path when that exists (or when there is no model or serial to match).
 func (r *resolver) storageArg(p wire.ResolvedParam) (string, error) {
 	if str, ok := p.Value.(string); ok && str == "all" {
+		//lint:ignore ST1005 upstream runner's message, word for word
 		return "", errors.New("MAAS did not detect any storage devices during commissioning!")
 	}
 	vals, ok := deviceValues(p.Value)
@@ -99,6 +100,7 @@ func (r *resolver) storageArg(p wire.ResolvedParam) (string, error) {
 	}
 	out, err := pyFormat(format, vals)
 	if err != nil {
+		//lint:ignore ST1005 upstream runner's message, word for word
 		return "", fmt.Errorf("Storage device '%s' with serial '%s' not found!\n\n"+
 			"This indicates the storage device has been removed or the OS is unable to find it due "+
 			"to a hardware failure. Please re-commission this node to re-discover the storage "+
@@ -117,6 +119,7 @@ func (r *resolver) devExists(p string) bool {
 // value's MAC address, and returns that name.
 func (r *resolver) interfaceArg(p wire.ResolvedParam) (string, string, error) {
 	if str, ok := p.Value.(string); ok && str == "all" {
+		//lint:ignore ST1005 upstream runner's message, word for word
 		return "", "", errors.New("MAAS did not detect any interfaces during commissioning!")
 	}
 	vals, ok := deviceValues(p.Value)
@@ -126,6 +129,7 @@ func (r *resolver) interfaceArg(p wire.ResolvedParam) (string, string, error) {
 	r.load()
 	name, found := r.ifaces[strings.ToLower(vals["mac_address"])]
 	if !found {
+		//lint:ignore ST1005 upstream runner's message, word for word
 		return "", "", fmt.Errorf("Interface device %s (vendor: %s product: %s) with MAC address %s has not been found!\n\n"+
 			"This indicates the interface has been removed or the OS is unable to find it due to a "+
 			"hardware failure. Please re-commision this node to re-discover the interfaces or "+

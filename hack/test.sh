@@ -11,9 +11,8 @@ fi
 if [ -n "${MAAS_TEST_POSTGRES_URL:-}" ]; then
 	export MAAS_TEST_REQUIRE_POSTGRES=1
 fi
-echo "== go vet"
-go vet ./...
-test -z "$(gofmt -l $(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $(git ls-files '*.go'); exit 1; }
+echo "== go vet, gofmt, go mod tidy, staticcheck"
+hack/lint.sh
 echo "== go test (PostgreSQL: ${MAAS_TEST_POSTGRES_URL:-not used})"
 go test -count=1 -timeout 30m ./...
 echo "== fuzz (${FUZZTIME:-5s} each)"

@@ -9,9 +9,11 @@ import (
 // Upstream's messages, kept word for word because API clients show them as they are.
 var (
 	// ErrNoShebang is reported under the field "script" when line 1 does not start with "#!/".
-	ErrNoShebang = errors.New("Must start with shebang.") //nolint:staticcheck // upstream's text
+	//lint:ignore ST1005 upstream's form message, word for word
+	ErrNoShebang = errors.New("Must start with shebang.")
 	// ErrMayNotOverride is reported when a request field contradicts the embedded metadata.
-	ErrMayNotOverride = errors.New("May not override values defined in embedded YAML.") //nolint:staticcheck // upstream's text
+	//lint:ignore ST1005 upstream's form message, word for word
+	ErrMayNotOverride = errors.New("May not override values defined in embedded YAML.")
 )
 
 // FieldError is a problem with one field of a script: a metadata key ("timeout"), a nested

@@ -287,6 +287,7 @@ var forHardwareRE = regexp.MustCompile(`(?i)^(?:modalias:.+|(?:pci|usb):[0-9a-f]
 // ValidateHardwareID checks one for_hardware identifier.
 func ValidateHardwareID(id string) error {
 	if !forHardwareRE.MatchString(id) {
+		//lint:ignore ST1005 the message ends with the last prefix it lists
 		return fmt.Errorf("hardware identifier %q must be modalias:<glob>, pci:VVVV:PPPP, usb:VVVV:PPPP, system_vendor:, system_product:, system_version:, mainboard_vendor: or mainboard_product:", id)
 	}
 	return nil

@@ -170,7 +170,8 @@ func (s Signal) PowerParams() (map[string]any, error) {
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s.PowerParameters), &m); err != nil {
-		return nil, fmt.Errorf("Must be a JSON object: %w", err) //nolint:staticcheck // upstream's form text
+		//lint:ignore ST1005 upstream's form message, word for word
+		return nil, fmt.Errorf("Must be a JSON object: %w", err)
 	}
 	return m, nil
 }
@@ -257,7 +258,7 @@ func ValidateResultName(name string) error {
 	case !utf8.ValidString(name):
 		return fmt.Errorf("result file name %q is not valid UTF-8", name)
 	case name == "." || name == ".." || strings.ContainsAny(name, "/\\"):
-		return fmt.Errorf("result file name %q is not a plain file name: it may not contain / or \\ or be . or ..", name)
+		return fmt.Errorf("result file name %q is not a plain file name: it may not contain / or \\, nor be . or .. alone", name)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return fmt.Errorf("result file name %q contains control characters", name)
 	}

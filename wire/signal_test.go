@@ -98,7 +98,7 @@ func TestDecodeSignal(t *testing.T) {
 		{"power parameters", url.Values{"status": {"OK"}, "power_type": {"ipmi"}, "power_parameters": {"[1]"}}, nil,
 			FieldErrors{"power_parameters": {"Must be a JSON object: json: cannot unmarshal array into Go value of type map[string]interface {}"}}},
 		{"file names", url.Values{"status": {"WORKING"}}, map[string][]byte{"../x": nil, "ok": nil, "a\nb": nil}, FieldErrors{"files": {
-			`result file name "../x" is not a plain file name: it may not contain / or \ or be . or ..`,
+			`result file name "../x" is not a plain file name: it may not contain / or \, nor be . or .. alone`,
 			`result file name "a\nb" contains control characters`}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
