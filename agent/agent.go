@@ -258,7 +258,7 @@ func (a *Agent) validate() error {
 		a.Out = io.Discard
 	}
 	if a.Log == nil {
-		a.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		a.Log = slog.New(slog.DiscardHandler)
 	}
 	if a.Heartbeat <= 0 {
 		a.Heartbeat = DefaultHeartbeat

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -130,7 +129,7 @@ func TestReapSurvivors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	a := &Agent{Out: &out, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := &Agent{Out: &out, Log: slog.New(slog.DiscardHandler)}
 	start := time.Now()
 	if err := a.reapSurvivors(j, "the interrupted run"); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package collectors
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"time"
@@ -36,7 +35,7 @@ type Env struct {
 // NewEnv returns an Env over roots and seams, recording into rec when it is not nil.
 func NewEnv(roots Roots, seams Seams, rec *Recorder, log *slog.Logger) *Env {
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	fs := NewFS(roots, rec)
 	return &Env{FS: fs, Seams: seams, Roots: roots, Log: log, ids: newIDsDB(fs)}

@@ -78,7 +78,7 @@ func runMachineResources(ctx context.Context, stdout, stderr io.Writer, o machin
 	if o.root != "" && o.snapshot != "" {
 		return errors.New("--root and --snapshot cannot be combined")
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	if o.verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	} else {

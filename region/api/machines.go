@@ -97,7 +97,7 @@ func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error)
 	}
 	for node, g := range groups {
 		for k, list := range g {
-			out[node].Statuses[k] = OverallStatus(list)
+			out[node].Statuses[k] = lifecycle.OverallStatus(list)
 		}
 	}
 	// A set that exists but holds no result is -1 too, as upstream shows it.

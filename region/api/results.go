@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"maasgo/region/library"
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -55,34 +56,6 @@ type setJSON struct {
 	Runtime     string       `json:"runtime"`
 	Results     []resultJSON `json:"results"`
 	ResourceURI string       `json:"resource_uri"`
-}
-
-// OverallStatus summarises results as upstream's get_overall_status: running beats pending
-// beats aborted beats failures beats degraded beats passed; suppressed results are ignored;
-// no results is -1.
-func OverallStatus(rs []store.ScriptResult) int {
-	if len(rs) == 0 {
-		return -1
-	}
-	has := map[wire.ScriptStatus]bool{}
-	for _, r := range rs {
-		if !r.Suppressed {
-			has[r.Status] = true
-		}
-	}
-	switch {
-	case has[wire.ScriptRunning] || has[wire.ScriptApplyingNetconf] || has[wire.ScriptInstalling]:
-		return int(wire.ScriptRunning)
-	case has[wire.ScriptPending]:
-		return int(wire.ScriptPending)
-	case has[wire.ScriptAborted]:
-		return int(wire.ScriptAborted)
-	case has[wire.ScriptFailed] || has[wire.ScriptFailedApplyingNetconf] || has[wire.ScriptFailedInstalling] || has[wire.ScriptTimedOut]:
-		return int(wire.ScriptFailed)
-	case has[wire.ScriptDegraded]:
-		return int(wire.ScriptDegraded)
-	}
-	return int(wire.ScriptPassed)
 }
 
 func runtimeOf(started, ended *time.Time) string {
@@ -213,7 +186,7 @@ func (v *resultView) renderSet(m *store.Machine, set *store.ScriptSet, rs []stor
 	if !allDone {
 		ended = nil
 	}
-	st := OverallStatus(rs)
+	st := lifecycle.OverallStatus(rs)
 	return setJSON{
 		ID: set.ID, SystemID: m.SystemID, Type: int(set.Type), TypeName: set.Type.Label(), LastPing: formatTime(set.LastPing),
 		Status: st, StatusName: wire.ScriptStatus(st).Label(), Started: formatTime(started), Ended: formatTime(ended),

@@ -1,0 +1,34 @@
+package lifecycle
+
+import (
+	"maasgo/region/store"
+	"maasgo/wire"
+)
+
+// OverallStatus summarises results as upstream's get_overall_status: running beats pending
+// beats aborted beats failures beats degraded beats passed; suppressed results are ignored;
+// no results is -1.
+func OverallStatus(rs []store.ScriptResult) int {
+	if len(rs) == 0 {
+		return -1
+	}
+	has := map[wire.ScriptStatus]bool{}
+	for _, r := range rs {
+		if !r.Suppressed {
+			has[r.Status] = true
+		}
+	}
+	switch {
+	case has[wire.ScriptRunning] || has[wire.ScriptApplyingNetconf] || has[wire.ScriptInstalling]:
+		return int(wire.ScriptRunning)
+	case has[wire.ScriptPending]:
+		return int(wire.ScriptPending)
+	case has[wire.ScriptAborted]:
+		return int(wire.ScriptAborted)
+	case has[wire.ScriptFailed] || has[wire.ScriptFailedApplyingNetconf] || has[wire.ScriptFailedInstalling] || has[wire.ScriptTimedOut]:
+		return int(wire.ScriptFailed)
+	case has[wire.ScriptDegraded]:
+		return int(wire.ScriptDegraded)
+	}
+	return int(wire.ScriptPassed)
+}
