@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ type serveOpts struct {
 	maxConnsPerAddr int
 	idleTimeout     time.Duration
 	shutdownTimeout time.Duration
+	maxDownloads    int
 	createAdmin     string
 	url             string
 	monitorInterval time.Duration
@@ -55,6 +57,7 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.IntVar(&so.maxConns, "max-connections", 4096, "connections open at once, in total (bounded by the open-file limit)")
 	f.IntVar(&so.maxConnsPerAddr, "max-connections-per-address", 512, "connections open at once from one client address")
 	f.DurationVar(&so.idleTimeout, "idle-timeout", api.DefaultIdleTimeout, "how long a request body read or a response write may make no progress")
+	f.IntVar(&so.maxDownloads, "max-downloads", runtime.NumCPU(), "result downloads assembled at once; more wait up to 5 s, then get a 503")
 	f.DurationVar(&so.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests under way before closing their connections")
 	f.StringVar(&so.createAdmin, "create-admin", "", "create this administrator if missing and print an API key")
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
@@ -103,7 +106,7 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "log in with: maas login %s %s %s\n", so.createAdmin, url, key)
 	}
 	handler := api.New(st, api.Options{Log: log, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
-		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout})
+		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads})
 	srv := &http.Server{
 		Handler: handler,
 		// Headers must arrive within 30 s and hold at most 64 KiB; an idle keep-alive
