@@ -58,6 +58,18 @@ func (o *dbOpts) open(ctx context.Context) (*store.Store, error) {
 	return st, nil
 }
 
+// storeCmd is a command's RunE that opens the database, runs fn with it and closes it.
+func (o *dbOpts) storeCmd(fn func(cmd *cobra.Command, st *store.Store) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		st, err := o.open(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return fn(cmd, st)
+	}
+}
+
 func (o *dbOpts) logger() (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToLower(o.logLevel))); err != nil {

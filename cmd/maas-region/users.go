@@ -18,19 +18,14 @@ func newCreateAdminCmd(o *dbOpts) *cobra.Command {
 		Use:   "createadmin --username U [--email E]",
 		Short: "Create an administrator and print their API key",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: o.storeCmd(func(cmd *cobra.Command, st *store.Store) error {
 			key, err := createAdmin(cmd.Context(), st, username, email)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), key)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the administrator's username (required)")
 	cmd.Flags().StringVar(&email, "email", "", "the administrator's e-mail address")
@@ -69,12 +64,7 @@ func newAPIKeyCmd(o *dbOpts) *cobra.Command {
 		Use:   "apikey --username U [--generate | --delete KEY]",
 		Short: "List, create or delete a user's API keys",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: o.storeCmd(func(cmd *cobra.Command, st *store.Store) error {
 			out := cmd.OutOrStdout()
 			return st.Update(cmd.Context(), func(tx *store.Tx) error {
 				u, err := tx.UserByName(username)
@@ -110,7 +100,7 @@ func newAPIKeyCmd(o *dbOpts) *cobra.Command {
 				}
 				return err
 			})
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the user (required)")
 	cmd.Flags().BoolVar(&generate, "generate", false, "create a new key and print it")
@@ -125,18 +115,13 @@ func newMigrateCmd(o *dbOpts) *cobra.Command {
 		Use:   "migrate",
 		Short: "Create or upgrade the database schema and print its version",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := o.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: o.storeCmd(func(cmd *cobra.Command, st *store.Store) error {
 			v, err := st.AppliedVersion(cmd.Context())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s database at schema version %d\n", st.Engine(), v)
 			return nil
-		},
+		}),
 	}
 }

@@ -12,11 +12,7 @@ import (
 // transaction; a manual machine's request is recorded for the person who powers it.
 func powerMachine(on bool) func(*request) (any, error) {
 	return func(req *request) (any, error) {
-		var m *store.Machine
-		err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
-			m, err = loadMachine(tx, req)
-			return err
-		})
+		m, err := readMachineOf(req)
 		if err != nil {
 			return nil, err
 		}
@@ -67,12 +63,19 @@ func powerMachine(on bool) func(*request) (any, error) {
 	}
 }
 
-func queryPower(req *request) (any, error) {
+// readMachineOf reads the machine the request names in a transaction of its own, so that the
+// power driver acts outside any transaction.
+func readMachineOf(req *request) (*store.Machine, error) {
 	var m *store.Machine
 	err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
 		m, err = loadMachine(tx, req)
 		return err
 	})
+	return m, err
+}
+
+func queryPower(req *request) (any, error) {
+	m, err := readMachineOf(req)
 	if err != nil {
 		return nil, err
 	}
