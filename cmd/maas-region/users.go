@@ -45,8 +45,8 @@ func createAdmin(ctx context.Context, st *store.Store, username, email string) (
 			return fmt.Errorf("%w: %q (use `maas-region apikey --username %s` to see its keys)", errUserExists, username, username)
 		}
 		_, tok, err := lifecycle.CreateUser(tx, username, email, true)
-		if fe := (*lifecycle.FieldError)(nil); errors.As(err, &fe) {
-			return fmt.Errorf("invalid username: %s", fe.Msg)
+		if fe := (lifecycle.FieldErrors)(nil); errors.As(err, &fe) {
+			return fmt.Errorf("invalid username: %s", strings.Join(fe["username"], " "))
 		}
 		if err != nil {
 			return err

@@ -102,12 +102,9 @@ func writeText(w http.ResponseWriter, code int, msg string) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	var ve wire.FieldErrors
-	var fe *lifecycle.FieldError
 	var se *lifecycle.StateError
 	var pe *lifecycle.PermissionError
 	switch {
-	case errors.As(err, &fe):
-		writeJSON(w, http.StatusBadRequest, map[string][]string{fe.Field: {fe.Msg}})
 	case errors.As(err, &se):
 		writeText(w, http.StatusConflict, se.Msg)
 	case errors.As(err, &pe):

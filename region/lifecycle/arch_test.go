@@ -37,8 +37,8 @@ func TestArchitecturesAgree(t *testing.T) {
 				t.Errorf("error %v; want inventory.ErrUnknownArch naming %q and listing %s", err, uname, accepted)
 			}
 		}
-		var fe *lifecycle.FieldError
-		if known && (!errors.As(apiErr, &fe) || fe.Field != "architecture" || !strings.Contains(fe.Msg, accepted)) {
+		var fe lifecycle.FieldErrors
+		if known && (!errors.As(apiErr, &fe) || len(fe["architecture"]) != 1 || !strings.Contains(fe["architecture"][0], accepted)) {
 			t.Errorf("API: %v; want a field error on architecture listing %s", apiErr, accepted)
 		}
 	}

@@ -58,8 +58,11 @@ func UpdateInterface(tx *store.Tx, m *store.Machine, i *store.Interface, c Inter
 	}
 	if c.MACAddress != nil {
 		mac, err := NormalizeMAC(*c.MACAddress)
-		if fe := (*FieldError)(nil); errors.As(err, &fe) {
-			errs.Add("mac_address", "%s", fe.Msg)
+		var fe FieldErrors
+		if errors.As(err, &fe) {
+			for _, msgs := range fe {
+				errs["mac_address"] = append(errs["mac_address"], msgs...)
+			}
 		}
 		i.MACAddress = mac
 	}

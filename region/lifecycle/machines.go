@@ -14,13 +14,9 @@ import (
 	"maasgo/wire"
 )
 
-// FieldError says one input field is wrong; the API answers it with 400 {field: [msg]}.
-type FieldError struct{ Field, Msg string }
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
+// fieldErrorf says one input field is wrong; the API answers it with 400 {field: [msg]}.
 func fieldErrorf(field, format string, args ...any) error {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return wire.FieldError(field, format, args...)
 }
 
 // NormalizeArchitecture turns "amd64" into "amd64/generic" and checks that the region takes

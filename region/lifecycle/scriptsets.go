@@ -78,7 +78,7 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 		switch p.Type {
 		case scripts.ParamStorage, scripts.ParamInterface:
 			if expand != nil {
-				return nil, &FieldError{Field: p.Name, Msg: fmt.Sprintf("script %s has more than one device parameter", s.Name)}
+				return nil, fieldErrorf(p.Name, "script %s has more than one device parameter", s.Name)
 			}
 			pp := p
 			expand = &pp
@@ -99,10 +99,10 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 			}
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil || n < 0 {
-				return nil, &FieldError{Field: p.Name, Msg: fmt.Sprintf("%s: runtime %q is not a whole number of seconds", s.Name, v)}
+				return nil, fieldErrorf(p.Name, "%s: runtime %q is not a whole number of seconds", s.Name, v)
 			}
 			if (p.Min != nil && n < *p.Min) || (p.Max != nil && n > *p.Max) {
-				return nil, &FieldError{Field: p.Name, Msg: fmt.Sprintf("%s: runtime %d is out of range", s.Name, n)}
+				return nil, fieldErrorf(p.Name, "%s: runtime %d is out of range", s.Name, n)
 			}
 			rp.Value = n
 		default:
@@ -112,7 +112,7 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 			case p.Default != nil:
 				rp.Value = *p.Default
 			case p.IsRequired():
-				return nil, &FieldError{Field: p.Name, Msg: fmt.Sprintf("%s: parameter %s is required", s.Name, p.Name)}
+				return nil, fieldErrorf(p.Name, "%s: parameter %s is required", s.Name, p.Name)
 			default:
 				continue
 			}
@@ -122,7 +122,7 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 					ok = ok || c.Value == rp.Value
 				}
 				if !ok {
-					return nil, &FieldError{Field: p.Name, Msg: fmt.Sprintf("%s: %q is not one of the choices of %s", s.Name, rp.Value, p.Name)}
+					return nil, fieldErrorf(p.Name, "%s: %q is not one of the choices of %s", s.Name, rp.Value, p.Name)
 				}
 			}
 		}
@@ -156,7 +156,7 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 	if expand.Type == scripts.ParamStorage {
 		disks, err := matchDisks(dev.disks, input)
 		if err != nil {
-			return nil, &FieldError{Field: expand.Name, Msg: fmt.Sprintf("%s: %v", s.Name, err)}
+			return nil, fieldErrorf(expand.Name, "%s: %v", s.Name, err)
 		}
 		if len(disks) == 0 {
 			r, err := mk(with("all"), nil, nil) // expanded once the machine's disks are known
@@ -174,7 +174,7 @@ func newResults(s *store.Script, setID int64, in ParamInputs, dev *devices) ([]*
 	}
 	ifaces, err := matchInterfaces(dev.ifaces, input)
 	if err != nil {
-		return nil, &FieldError{Field: expand.Name, Msg: fmt.Sprintf("%s: %v", s.Name, err)}
+		return nil, fieldErrorf(expand.Name, "%s: %v", s.Name, err)
 	}
 	if len(ifaces) == 0 {
 		r, err := mk(with("all"), nil, nil)
@@ -428,12 +428,12 @@ func StartTesting(tx *store.Tx, m *store.Machine, named []string, in ParamInputs
 		return err
 	}
 	if len(ts) == 0 {
-		return &FieldError{Field: "testing_scripts", Msg: "No testing scripts selected."}
+		return fieldErrorf("testing_scripts", "No testing scripts selected.")
 	}
 	if m.Status == wire.NodeDeployed {
 		for _, s := range ts {
 			if s.Destructive {
-				return &FieldError{Field: "testing_scripts", Msg: fmt.Sprintf("Cannot run destructive test %s on a deployed machine.", s.Name)}
+				return fieldErrorf("testing_scripts", "Cannot run destructive test %s on a deployed machine.", s.Name)
 			}
 		}
 	}

@@ -145,10 +145,10 @@ func (s *signalRun) storeFiles() error {
 func (s *signalRun) newResult(name string) (*store.ScriptResult, error) {
 	set := setFor(s.m)
 	if set == nil {
-		return nil, &FieldError{Field: "script_result_id", Msg: fmt.Sprintf("The machine has no current script set to store %s in.", name)}
+		return nil, fieldErrorf("script_result_id", "The machine has no current script set to store %s in.", name)
 	}
 	if n := s.inSet(*set); n >= MaxResultsPerSet {
-		return nil, &FieldError{Field: "files", Msg: fmt.Sprintf("The machine's current run already holds %d results, the most one run may; %s is not stored.", n, name)}
+		return nil, fieldErrorf("files", "The machine's current run already holds %d results, the most one run may; %s is not stored.", n, name)
 	}
 	started := s.at
 	r := &store.ScriptResult{SetID: *set, ScriptName: name, Status: wire.ScriptRunning, Parameters: []byte("{}"), Started: &started}
