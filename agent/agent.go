@@ -93,8 +93,16 @@ type Agent struct {
 	// Endpoint is where Region points; it is saved with the run (for resume and send) and
 	// gives the scripts MAAS_BASE_URL.
 	Endpoint Endpoint
+	// Seams answer what sysfs does not about the interfaces network tests run on (carrier,
+	// speeds, addresses; see linkstate.go). Nil: the running kernel's when Roots are the
+	// running machine's, the recorded answers under MachineRoot when it is set, else none
+	// (sysfs alone).
+	Seams *collectors.Seams
 	// Commands runs package installers and network tools. Nil: ExecRunner.
 	Commands CommandRunner
+	// Network is the network stack configured networking and aggregates' member rounds
+	// change (network.go). Nil: the running kernel's when Roots.Sys is /sys, else none.
+	Network Network
 	// Out receives the progress lines meant for a person. Nil: discarded.
 	Out io.Writer
 	// Log receives warnings and retries. Nil: discarded.

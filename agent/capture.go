@@ -100,20 +100,6 @@ func (r *run) capture(pc *phaseCtx, s *Script, o outputFiles, inv invocation, re
 	return captured{sig: sig, oc: oc, bmc: bmc}
 }
 
-// checkLinkConnected adds link_connected: false to the result file of a failed network test
-// whose interface is not up (protocol.md §6.8), unless the script set the key itself.
-func (r *run) checkLinkConnected(s *Script, inv invocation, o outputFiles, exit int) {
-	if s.HardwareType != wire.HardwareNetwork || !s.ApplyConfiguredNetworking || inv.Interface == "" {
-		return
-	}
-	if operstate(r.a.Roots, inv.Interface) == "up" {
-		return
-	}
-	if err := AddLinkConnected(o.Result, exit); err != nil {
-		r.logf("%s: %v", s.Name, err)
-	}
-}
-
 // bmcConfigPath is where a serial commissioning script writes the BMC configuration
 // (BMC_CONFIG_PATH).
 func (r *run) bmcConfigPath() string { return filepath.Join(r.configDir, "bmc-config.yaml") }

@@ -290,9 +290,3 @@ func waitForInterfaces(f *collectors.FS, ifaces map[string]string, naps []time.D
 	}
 	return m
 }
-
-// operstate reads /sys/class/net/<iface>/operstate.
-func operstate(r Roots, iface string) string {
-	s, _ := collectors.NewFS(r, nil).ReadString(path.Join("/sys/class/net", iface, "operstate"))
-	return s
-}

@@ -28,8 +28,15 @@ func (r *run) execute(ctx context.Context, pc *phaseCtx, s *Script, o outputFile
 		r.fail(pc, s, o, err.Error(), 2, "Failed to execute %s: 2", nil)
 		return res, nil, false
 	}
-	res = runProcess(ctx, inv.Argv, r.env(pc, s, o, inv, hasStarted), inv.Timeout, r.a.TimeoutGrace, sink, r.a.NiceScripts,
-		r.track(pc, s))
+	run := func() procResult {
+		return runProcess(ctx, inv.Argv, r.env(pc, s, o, inv, hasStarted), inv.Timeout, r.a.TimeoutGrace, sink, r.a.NiceScripts,
+			r.track(pc, s))
+	}
+	if ag := r.aggregateOf(s, inv); ag != nil {
+		res = r.runRounds(ctx, ag, o, run, sink)
+	} else {
+		res = run()
+	}
 	closeErr = sink.Close()
 	if ctx.Err() != nil {
 		return res, closeErr, false // interrupted: resume runs it again

@@ -264,6 +264,10 @@ func (r *run) runScript(ctx context.Context, pc *phaseCtx, s *Script) {
 	if !ok {
 		return
 	}
+	if reason := r.untestable(s, inv); reason != "" {
+		r.recordSkipped(pc, s, o, inv, reason)
+		return
+	}
 	res, closeErr, ok := r.execute(ctx, pc, s, o, inv, hasStarted)
 	if !ok {
 		return

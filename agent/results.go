@@ -61,44 +61,6 @@ func checkResultFile(path string, hasInterface bool) resultCheck {
 	return c
 }
 
-// AddLinkConnected writes link_connected: false into the result file at path for a failed
-// network test, as upstream's _check_link_connected does: nothing when the test passed (exit
-// status 0, or status: passed in the file), when the file already has the key, or when the
-// file is not a mapping (the region reports that itself).
-func AddLinkConnected(path string, exit int) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if exit == 0 {
-			return nil
-		}
-		return writeReplacing(path, []byte("link_connected: false\n"))
-	}
-	if err != nil {
-		return fmt.Errorf("read result file: %w", err)
-	}
-	root, err := decodeYAMLDoc(data)
-	if err != nil {
-		return nil
-	}
-	if root == nil {
-		root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	}
-	if root.Kind != yaml.MappingNode || mappingValue(root, "link_connected") != nil {
-		return nil
-	}
-	if st := mappingValue(root, "status"); (st != nil && st.Kind == yaml.ScalarNode && st.Value == "passed") || exit == 0 {
-		return nil
-	}
-	root.Content = append(root.Content,
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "link_connected"},
-		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})
-	out, err := yaml.Marshal(root)
-	if err != nil {
-		return fmt.Errorf("write result file: %w", err)
-	}
-	return writeReplacing(path, out)
-}
-
 // writeReplacing replaces path with data through a new file, leaving links to the old one
 // alone.
 func writeReplacing(path string, data []byte) error {

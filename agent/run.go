@@ -32,6 +32,8 @@ type run struct {
 	resMu sync.Mutex
 	res   *resolver
 
+	net networkState // network.go
+
 	mu       sync.Mutex
 	outcomes []Outcome
 	fatal    error

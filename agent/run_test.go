@@ -458,6 +458,11 @@ func TestNetconf(t *testing.T) {
 		"network:\n  ethernets:\n    ens3:\n      match: {macaddress: '52:54:00:12:34:56'}\n      set-name: ens3\n      dhcp4: true\n")
 	mustWrite(t, filepath.Join(root, "sys", "class", "net", "ens3", "address"), "52:54:00:12:34:56\n")
 	mustWrite(t, filepath.Join(root, "sys", "class", "net", "ens3", "operstate"), "down\n")
+	// The machine has netplan (the fake commands play it).
+	mustWrite(t, filepath.Join(root, "usr", "sbin", "netplan"), "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(root, "usr", "sbin", "netplan"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmds := &agenttest.FakeCommands{}
 	h.Agent.Commands = cmds
 	if _, err := h.Run(t); !errors.Is(err, agent.ErrScriptsFailed) {

@@ -498,20 +498,27 @@ func TestParseBMCConfig(t *testing.T) {
 	}
 }
 
-func TestAddLinkConnected(t *testing.T) {
+func TestAddLinkState(t *testing.T) {
+	up, down := true, false
 	tests := []struct {
 		name   string
 		before *string
-		exit   int
+		ls     LinkState
 		want   string // "" = no file
 	}{
-		{"no file, passed", nil, 0, ""},
-		{"no file, failed", nil, 1, "link_connected: false\n"},
-		{"status passed", ptr("status: passed\n"), 1, "status: passed\n"},
-		{"key set", ptr("link_connected: true\n"), 1, "link_connected: true\n"},
-		{"merge", ptr("status: failed\nresults: {a: 1}\n"), 1, "status: failed\nresults: {a: 1}\nlink_connected: false\n"},
-		{"not a mapping", ptr("- x\n"), 1, "- x\n"},
-		{"empty", ptr(""), 1, "link_connected: false\n"},
+		{"nothing known", nil, LinkState{}, ""},
+		{"no file, down", nil, LinkState{Connected: &down}, "link_connected: false\n"},
+		{"no file, up", nil, LinkState{Connected: &up, LinkSpeed: 1000, InterfaceSpeed: 10000},
+			"link_connected: true\nlink_speed: 1000\ninterface_speed: 10000\n"},
+		{"key set by the script", ptr("link_connected: true\n"), LinkState{Connected: &down, InterfaceSpeed: 100},
+			"link_connected: true\ninterface_speed: 100\n"},
+		{"merge", ptr("status: failed\nresults: {a: 1}\n"), LinkState{Connected: &down},
+			"status: failed\nresults: {a: 1}\nlink_connected: false\n"},
+		{"skipped", ptr("status: skipped\n"), LinkState{Connected: &up, LinkSpeed: 25000},
+			"status: skipped\nlink_connected: true\nlink_speed: 25000\n"},
+		{"not a mapping", ptr("- x\n"), LinkState{Connected: &down}, "- x\n"},
+		{"not YAML", ptr("a: [\n"), LinkState{Connected: &down}, "a: [\n"},
+		{"empty", ptr(""), LinkState{Connected: &down}, "link_connected: false\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -519,7 +526,7 @@ func TestAddLinkConnected(t *testing.T) {
 			if tt.before != nil {
 				os.WriteFile(p, []byte(*tt.before), 0o644)
 			}
-			if err := AddLinkConnected(p, tt.exit); err != nil {
+			if err := AddLinkState(p, tt.ls); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(p)
@@ -531,6 +538,9 @@ func TestAddLinkConnected(t *testing.T) {
 			}
 			if string(got) != tt.want {
 				t.Errorf("got %q; want %q", got, tt.want)
+			}
+			if _, err := wire.ParseResult(got); err != nil && tt.name != "not a mapping" && tt.name != "not YAML" {
+				t.Errorf("the region would refuse %q: %v", got, err)
 			}
 		})
 	}

@@ -75,6 +75,9 @@ func TestNetnsLinkState(t *testing.T) {
 			if res.Error != "" {
 				t.Fatal(res.Error)
 			}
+			if c, known := res.PortState.Connected(); !known || c != tt.wantLink || res.PortState.LinkSpeed != tt.wantSpeed {
+				t.Errorf("ReadPortState: %+v; want connected %v, link speed %d", res.PortState, tt.wantLink, tt.wantSpeed)
+			}
 			p := res.Port
 			if p.LinkDetected != tt.wantLink || p.LinkSpeed != tt.wantSpeed || p.LinkDuplex != tt.wantDuplex || res.State.State != tt.wantState {
 				t.Errorf("link_detected %v link_speed %d duplex %q state %s; want %v %d %q %s",
@@ -89,7 +92,9 @@ const netnsChildEnv = "MACHINE_RESOURCES_NETNS_CHILD"
 type netnsResult struct {
 	Port  schema.NetworkCardPort `json:"port"`
 	State schema.NetworkState    `json:"state"`
-	Error string                 `json:"error,omitempty"`
+	// PortState is what the runner reports with a network test's result.
+	PortState PortState `json:"port_state"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // TestNetnsChild runs inside the namespace and prints the port and state of one interface.
@@ -129,4 +134,7 @@ func TestNetnsChild(t *testing.T) {
 		return
 	}
 	res.State = doc.Networks[name]
+	if res.PortState, err = ReadPortState(env.FS, seams, name); err != nil {
+		res.Error = err.Error()
+	}
 }

@@ -91,10 +91,30 @@ func (networksCollector) Collect(_ context.Context, env *Env, doc *schema.Docume
 		if l.Kind == "vlan" {
 			st.VLAN = &schema.NetworkVLAN{LowerDevice: names[l.ParentIndex], VID: uint64(l.VlanID)}
 		}
+		st.Link = portlessLink(env, l, st)
 		out[l.Name] = st
 	}
 	doc.Networks = out
 	return nil
+}
+
+// portlessLink reads the carrier and speed of an Ethernet interface that no card port will
+// describe (it has no device: a veth, for example), which the region models as a physical
+// interface: without them it could only guess that the interface is connected. Nil for
+// anything else, when the carrier cannot be read, and when the interface is down (it is not
+// connected then, whatever its carrier).
+func portlessLink(env *Env, l Link, st schema.NetworkState) *schema.NetworkLink {
+	if st.Type != "broadcast" || st.State != "up" || st.Bond != nil || st.Bridge != nil || st.VLAN != nil || l.HardwareAddr == "" ||
+		env.FS.Exists(sysClassNet+"/"+l.Name+"/device") {
+		return nil
+	}
+	seams := env.Seams
+	seams.Netlink = nil // the addresses are not needed
+	p, err := ReadPortState(env.FS, seams, l.Name)
+	if err != nil || !p.CarrierKnown {
+		return nil
+	}
+	return &schema.NetworkLink{LinkDetected: p.Carrier, LinkSpeed: p.LinkSpeed}
 }
 
 // ipScope classifies an address the way LXD does: loopback "local", link-local "link",

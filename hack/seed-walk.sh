@@ -363,6 +363,14 @@ ok "$PROFILE" node-script-result download "$SYSTEM_ID" "$COMMISSIONING_RUN" outp
 is "seed-commission stdout" "$OUT" "seed-commission: custom commissioning on $(uname -m)"
 refused 400 "zip" "$PROFILE" node-script-result download "$SYSTEM_ID" "$RUN_ID" filetype=zip
 
+step "Override the failed testing; the machine can be used"
+ok "$PROFILE" machine override-failed-testing "$SYSTEM_ID" comment="seed-fail is known to fail"
+is "status" "$(field .status_name)" "Ready"
+is "testing_status_name" "$(field .testing_status_name)" "Passed"
+ok "$PROFILE" node-script-result read "$SYSTEM_ID" "$RUN_ID"
+is "seed-fail kept" "$(field '.results[] | select(.name == "seed-fail") | "\(.status_name) \(.suppressed)"')" "Failed true"
+refused 409 "only a machine in Failed testing" "$PROFILE" machine override-failed-testing "$SYSTEM_ID"
+
 step "Commission again with the passing test only; the machine is Ready"
 ok "$PROFILE" machine commission "$SYSTEM_ID" testing_scripts=seed-test
 commission_machine "$SYSTEM_ID"

@@ -26,9 +26,34 @@ type builtinWant struct {
 	params      Parameters
 	packages    wire.Packages
 	results     []string
+	applyNet    bool // apply_configured_networking
 }
 
 var storageParam = Parameters{{Name: "storage", Type: ParamStorage, ArgumentFormat: "{path}"}}
+
+var interfaceParam = Parameter{Name: "interface", Type: ParamInterface}
+
+// urlParam is upstream's url parameter of internet-connectivity (its description is ours).
+var urlParam = Parameter{Name: "url", Type: ParamURL, Default: ptr("https://connectivity-check.ubuntu.com"), Required: ptr(true), AllowList: ptr(true),
+	Description: "A comma-separated list of URLs, host names or IP addresses the interface must reach. Hosts, IP addresses and icmp:// URLs " +
+		"are pinged; http:// and https:// URLs are fetched; tcp://host:port and the other TCP schemes (ftp://, smtp://, ...) are connected to."}
+
+// The network-throughput parameters (ours: upstream has no throughput test).
+var (
+	throughputPeerParam = Parameter{Name: "peer", Type: ParamString, Title: "Peer",
+		Description:    `HOST[:PORT] of a host running "maas-run-scripts throughput serve" (port 5249 when not given); default: the region's host.`,
+		ArgumentFormat: "--peer={input}", Required: ptr(false)}
+	minFractionParam = Parameter{Name: "min-fraction", Type: ParamString, Title: "Minimum fraction of the link speed",
+		Description:    "Each direction below this share of the link speed (0 to 1) makes the result degraded; 0 judges nothing.",
+		ArgumentFormat: "--min-fraction={input}", Default: ptr("0.7"), Required: ptr(false)}
+	durationParam = Parameter{Name: "duration", Type: ParamString, Title: "Duration",
+		Description:    "How long to measure each direction (a Go duration, at least 100ms and at most what the peer allows: 1m by default).",
+		ArgumentFormat: "--duration={input}", Default: ptr("10s"), Required: ptr(false)}
+	// lldpWaitParam is maas-lldp-neighbours' (ours).
+	lldpWaitParam = Parameter{Name: "wait", Type: ParamString, Title: "Listening time",
+		Description:    "How long to listen for LLDP frames (a Go duration, e.g. 35s); LLDP agents send every 30 s.",
+		ArgumentFormat: "--wait={input}", Default: ptr("35s"), Required: ptr(false)}
+)
 
 var badblocksResults = []string{"badblocks", "read_errors", "write_errors", "comparison_errors"}
 
@@ -41,6 +66,7 @@ var wantBuiltins = map[string]builtinWant{
 	"maas-list-modaliases":                {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"deploy-info", "node"}},
 	"maas-get-fruid-api-data":             {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: time.Minute, tags: []string{"node"}},
 	"maas-kernel-cmdline":                 {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"node"}},
+	"maas-lldp-neighbours":                {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: time.Minute, tags: []string{"lldp", "node"}, params: Parameters{lldpWaitParam}},
 	"maas-serial-ports":                   {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"deploy-info", "node"}},
 
 	"smartctl-validate":   {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 5 * time.Minute, tags: []string{"commissioning", "storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
@@ -62,6 +88,15 @@ var wantBuiltins = map[string]builtinWant{
 	"7z": {typ: wire.ScriptTypeTesting, hw: wire.HardwareCPU, parallel: wire.ParallelDisabled, timeout: 300 * time.Second, tags: []string{"cpu"}, packages: wire.Packages{Apt: []string{"p7zip-full"}},
 		results: []string{"compression_ru_mips", "compression_rating_mips", "decompression_ru_mips", "decompression_rating_mips"}},
 	"ntp": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelAny, timeout: time.Minute, tags: []string{"ntp", "network"}},
+	"internet-connectivity": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelInstance, timeout: 5 * time.Minute,
+		tags: []string{"internet", "network-validation", "network"}, params: Parameters{interfaceParam, urlParam}, applyNet: true},
+	"gateway-connectivity": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelInstance, timeout: 5 * time.Minute,
+		tags: []string{"network-validation", "network"}, params: Parameters{interfaceParam}, applyNet: true},
+	"rack-controller-connectivity": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelInstance, timeout: 5 * time.Minute,
+		tags: []string{"network-validation", "network"}, params: Parameters{interfaceParam}, applyNet: true},
+	"network-throughput": {typ: wire.ScriptTypeTesting, hw: wire.HardwareNetwork, parallel: wire.ParallelDisabled, timeout: 3 * time.Minute,
+		tags: []string{"throughput", "network"}, params: Parameters{interfaceParam, throughputPeerParam, minFractionParam, durationParam}, applyNet: true,
+		results: []string{"send_mbps", "receive_mbps", "link_speed", "min_mbps"}},
 }
 
 func TestBuiltins(t *testing.T) {
@@ -95,6 +130,7 @@ func TestBuiltins(t *testing.T) {
 		got := builtinWant{
 			typ: md.ScriptType, hw: md.HardwareType, parallel: md.Parallel, timeout: md.Timeout,
 			destructive: md.Destructive, tags: b.Tags(), params: md.Parameters, packages: md.Packages,
+			applyNet: md.ApplyConfiguredNetworking,
 		}
 		for _, r := range md.Results {
 			got.results = append(got.results, r.Name)
@@ -105,7 +141,7 @@ func TestBuiltins(t *testing.T) {
 		if diff := cmp.Diff(want, got, cmp.AllowUnexported(builtinWant{})); diff != "" {
 			t.Errorf("%s metadata mismatch (-want +got):\n%s", b.Name, diff)
 		}
-		if md.MayReboot || md.Recommission || md.ApplyConfiguredNetworking || len(md.ForHardware) > 0 || len(md.Ignored) > 0 {
+		if md.MayReboot || md.Recommission || len(md.ForHardware) > 0 || len(md.Ignored) > 0 {
 			t.Errorf("%s: unexpected settings %+v", b.Name, md)
 		}
 	}

@@ -19,6 +19,9 @@ type Result struct {
 	// LinkConnected is the link state a network test reports. The caller decides whether
 	// the result may carry it: only results tied to an interface may.
 	LinkConnected *bool
+	// LinkSpeed is the speed the interface's link runs at, InterfaceSpeed the fastest the
+	// interface can go, both in Mbit/s, as a network test found them; 0 means unknown.
+	LinkSpeed, InterfaceSpeed *int64
 	// Results maps a metric name to a scalar (string, int64, float64 or bool) or to a
 	// []any of scalars.
 	Results map[string]any
@@ -46,8 +49,8 @@ func ParseResultStatus(v string) (ScriptStatus, error) {
 }
 
 // ParseResult reads a result file. An empty file (or one holding only comments) gives a nil
-// Result and no error. Otherwise the document must be a mapping; status, link_connected and
-// results are checked and any error names the key at fault.
+// Result and no error. Otherwise the document must be a mapping; status, link_connected,
+// link_speed, interface_speed and results are checked and any error names the key at fault.
 func ParseResult(data []byte) (*Result, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
@@ -84,6 +87,16 @@ func ParseResult(data []byte) (*Result, error) {
 				return nil, fmt.Errorf("link_connected: want a boolean, got %s", describeNode(v))
 			}
 			r.LinkConnected = &b
+		case "link_speed", "interface_speed":
+			n, ok := yamlSpeed(v)
+			if !ok {
+				return nil, fmt.Errorf("%s: want a whole number of Mbit/s, 0 or more, got %s", key, describeNode(v))
+			}
+			if key == "link_speed" {
+				r.LinkSpeed = &n
+			} else {
+				r.InterfaceSpeed = &n
+			}
 		case "results":
 			m, err := parseMetrics(v)
 			if err != nil {
@@ -183,6 +196,18 @@ func metricScalar(n *yaml.Node) (any, error) {
 		}
 	}
 	return n.Value, nil
+}
+
+// yamlSpeed reads a speed in Mbit/s: a plain integer scalar, 0 or more.
+func yamlSpeed(n *yaml.Node) (int64, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		return 0, false
+	}
+	var v int64
+	if err := n.Decode(&v); err != nil || v < 0 {
+		return 0, false
+	}
+	return v, true
 }
 
 // yamlBool reads a boolean scalar, accepting YAML 1.1 spellings (yes/no/on/off).

@@ -13,6 +13,8 @@ func statusPtr(s ScriptStatus) *ScriptStatus { return &s }
 
 func boolPtr(b bool) *bool { return &b }
 
+func int64Ptr(n int64) *int64 { return &n }
+
 func TestParseResult(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -29,6 +31,9 @@ func TestParseResult(t *testing.T) {
 		{"timedout", "status: timedout", &Result{Status: statusPtr(ScriptTimedOut)}},
 		{"link down", "link_connected: false\n", &Result{LinkConnected: boolPtr(false)}},
 		{"link YAML 1.1", "link_connected: yes\n", &Result{LinkConnected: boolPtr(true)}},
+		{"link speeds", "status: failed\nlink_connected: true\nlink_speed: 100\ninterface_speed: 10000\n",
+			&Result{Status: statusPtr(ScriptFailed), LinkConnected: boolPtr(true), LinkSpeed: int64Ptr(100), InterfaceSpeed: int64Ptr(10000)}},
+		{"unknown speed", "link_speed: 0\n", &Result{LinkSpeed: int64Ptr(0)}},
 		{"badblocks", "results:\n  badblocks: 0\n  read_errors: 1\n", &Result{Results: map[string]any{"badblocks": int64(0), "read_errors": int64(1)}}},
 		{"fio", "status: passed\nresults:\n  random_read: 1200 KB/s\n  iops: 3.5\n  ok: true\n  words: off\n  quoted: 'no'\n  tagged: !!str yes\n",
 			&Result{Status: statusPtr(ScriptPassed), Results: map[string]any{"random_read": "1200 KB/s", "iops": 3.5, "ok": true, "words": false, "quoted": "no", "tagged": "yes"}}},
@@ -67,6 +72,12 @@ func TestParseResultErrors(t *testing.T) {
 		{"status null", "status:", "status: want one of passed, failed, degraded, timedout or skipped, got null"},
 		{"link string", "link_connected: maybe", `link_connected: want a boolean, got "maybe"`},
 		{"link quoted", "link_connected: 'yes'", `link_connected: want a boolean, got "yes"`},
+		{"speed with a unit", "link_speed: 1000 Mbit/s", `link_speed: want a whole number of Mbit/s, 0 or more, got "1000 Mbit/s"`},
+		{"negative speed", "interface_speed: -1", `interface_speed: want a whole number of Mbit/s, 0 or more, got "-1"`},
+		{"fractional speed", "link_speed: 2.5", `link_speed: want a whole number of Mbit/s, 0 or more, got "2.5"`},
+		{"quoted speed", "link_speed: '100'", `link_speed: want a whole number of Mbit/s, 0 or more, got "100"`},
+		{"huge speed", "link_speed: 99999999999999999999", `link_speed: want a whole number of Mbit/s, 0 or more, got "99999999999999999999"`},
+		{"speed list", "link_speed: [1]", "link_speed: want a whole number of Mbit/s, 0 or more, got a list"},
 		{"results list", "results: [1, 2]", "results: want a mapping, got a list"},
 		{"results nested map", "results:\n  a: {b: 1}", "results.a: want a string, number, boolean or a list of them, got a mapping"},
 		{"results nested list", "results:\n  a: [[1]]", "results.a[0]: want a string, number or boolean, got a list"},
@@ -113,6 +124,7 @@ func TestParseResultStatus(t *testing.T) {
 func FuzzParseResult(f *testing.F) {
 	for _, s := range []string{
 		"", "status: passed\n", "status: skipped", "link_connected: false\n", "link_connected: on",
+		"link_connected: true\nlink_speed: 100\ninterface_speed: 1000\n", "link_speed: -0\ninterface_speed: 0x10\n",
 		"results:\n  badblocks: 0\n  read_errors: 0\n  write_errors: 0\n  comparison_errors: 0\n",
 		"status: passed\nresults:\n  compression_ru_mips: '4674'\n  x: [1, 2.5, a, yes]\n",
 		"results: {inf: .inf, nan: .nan, big: 99999999999999999999999, hex: 0x1f, oct: 0o17, t: 2001-12-14t21:59:43.10-05:00}",
@@ -131,6 +143,11 @@ func FuzzParseResult(f *testing.F) {
 			case ScriptPassed, ScriptFailed, ScriptDegraded, ScriptTimedOut, ScriptSkipped:
 			default:
 				t.Fatalf("unexpected status %v", *r.Status)
+			}
+		}
+		for _, n := range []*int64{r.LinkSpeed, r.InterfaceSpeed} {
+			if n != nil && *n < 0 {
+				t.Fatalf("negative speed %d", *n)
 			}
 		}
 		for k, v := range r.Results {

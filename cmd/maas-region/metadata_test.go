@@ -196,6 +196,9 @@ func TestUpstreamRunnerSequence(t *testing.T) {
 				case "maas-kernel-cmdline":
 					s := "BOOT_IMAGE=/vmlinuz BOOTIF=01-52-54-00-15-36-f2 quiet\n"
 					return output{combined: s, stdout: s}, 0
+				case "maas-lldp-neighbours":
+					s := `{"interfaces": {}}`
+					return output{combined: s, stdout: s}, 0
 				}
 				s := "output of " + e.Name + "\n"
 				return output{combined: s + "warning\n", stdout: s, stderr: "warning\n", yaml: "status: passed\nresults:\n  speed: 42\n"}, 0

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"maasgo/agent/throughput"
 	"maasgo/region/api"
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
@@ -38,6 +39,7 @@ type serveOpts struct {
 	monitorInterval time.Duration
 	scriptGrace     time.Duration
 	agentDir        string
+	throughput      string
 }
 
 func newServeCmd(o *dbOpts) *cobra.Command {
@@ -63,6 +65,7 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.StringVar(&so.url, "url", "", "the URL machines and clients reach the region at (default: http://<listen address>/MAAS)")
 	f.StringVar(&so.agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch> that machines download")
 	f.DurationVar(&so.monitorInterval, "monitor-interval", time.Minute, "how often the status monitor looks for silent machines and overdue scripts")
+	f.StringVar(&so.throughput, "throughput-listen", "", "also answer the network-throughput test on this address (e.g. :5249), one measurement at a time; off when empty")
 	f.DurationVar(&so.scriptGrace, "script-timeout-grace", lifecycle.ScriptTimeoutGrace, "how long past its timeout a running script may go before the region marks it timed out")
 	return cmd
 }
@@ -105,6 +108,13 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "MAAS region at %s\nadmin user: %s\nAPI key:    %s\n", url, so.createAdmin, key)
 		fmt.Fprintf(cmd.OutOrStdout(), "log in with: maas login %s %s %s\n", so.createAdmin, url, key)
 	}
+	var tput net.Listener
+	if so.throughput != "" {
+		if tput, err = net.Listen("tcp", so.throughput); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for throughput tests on %s: %w", so.throughput, err)
+		}
+	}
 	handler := api.New(st, api.Options{Log: log, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
 		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads})
 	srv := &http.Server{
@@ -130,6 +140,16 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	}()
 	go housekeeping(ctx, st, log)
 	go monitor(ctx, st, log, so.monitorInterval, so.scriptGrace)
+	if tput != nil {
+		// The region is the network-throughput test's default peer (the script's --region-url).
+		go func() {
+			srv := &throughput.Server{Log: log.With("service", "throughput")}
+			if err := srv.Serve(ctx, tput); err != nil {
+				log.Error("throughput server stopped", "err", err)
+			}
+		}()
+		log.Info("answering throughput tests", "listen", tput.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
 	log.Info("region serving", "listen", ln.Addr().String(), "url", url, "database", st.Engine())

@@ -21,22 +21,26 @@ var multiCall = map[string]string{
 
 // argsForArgv0 returns the arguments for the root command: when the program was called by
 // one of its multi-call names, the matching subcommand is put in front, unless the arguments
-// already start with one. Scripts run "$MAAS_RUN_SCRIPTS machine-resources", and
-// MAAS_RUN_SCRIPTS is the binary under the name it was started as (maas-run-remote-scripts
-// in the commissioning user data).
+// already start with a subcommand. Scripts run "$MAAS_RUN_SCRIPTS machine-resources" (or
+// lldp, throughput, ...), and MAAS_RUN_SCRIPTS is the binary under the name it was started
+// as (maas-run-remote-scripts in the commissioning user data).
 func argsForArgv0(argv0 string, args []string) []string {
 	sub, ok := multiCall[filepath.Base(argv0)]
-	if !ok || (len(args) > 0 && args[0] == agent.ReaperCommand) {
+	if !ok || (len(args) > 0 && isSubcommand(args[0])) {
 		return args
 	}
-	if len(args) > 0 {
-		for _, s := range multiCall {
-			if args[0] == s {
-				return args
-			}
+	return append([]string{sub}, args...)
+}
+
+// isSubcommand reports whether name is a subcommand of the root command (hidden ones, such
+// as agent.ReaperCommand, included).
+func isSubcommand(name string) bool {
+	for _, c := range newRootCmd().Commands() {
+		if c.Name() == name {
+			return true
 		}
 	}
-	return append([]string{sub}, args...)
+	return false
 }
 
 // newRootCmd builds the command tree. Each subcommand is built by its own constructor and
@@ -49,6 +53,9 @@ func newRootCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd(),
 		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd(), newReaperCmd())
+	cmd.AddCommand(newNetcheckCmd())
+	cmd.AddCommand(newLLDPCmd())
+	cmd.AddCommand(newThroughputCmd())
 	return cmd
 }
 

@@ -234,6 +234,10 @@ func testSeed(t *testing.T, c *runner) {
 	if m.StatusName != "Deploying" {
 		t.Errorf("deploy: %+v", m)
 	}
+	// maas $PROFILE machine override-failed-testing $SYSTEM_ID: only a machine whose tests
+	// failed can be overridden.
+	c.fails(409, "Conflict", "Cannot override failed testing of mymachine: the machine is Deploying",
+		"admin", "machine", "override-failed-testing", id, "comment=cable replaced")
 
 	// maas $PROFILE maas set-config name=node-timeout value=$NUMBER_OF_MINUTES
 	if out := c.ok("admin", "maas", "set-config", "name=node-timeout", "value=45"); out != "OK" {

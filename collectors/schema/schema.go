@@ -409,6 +409,16 @@ type NetworkState struct {
 	Bridge    *NetworkBridge   `json:"bridge"`
 	VLAN      *NetworkVLAN     `json:"vlan"`
 	OVN       *NetworkStateOVN `json:"ovn"`
+	// Link is this project's extension, not LXD's: the carrier and speed of an Ethernet
+	// interface that no card port describes (a veth, say: it has no device), so that the
+	// region knows whether it is connected. Nil for the others.
+	Link *NetworkLink `json:"link,omitempty"`
+}
+
+// NetworkLink is the link of an interface without a card port, named as a port's fields.
+type NetworkLink struct {
+	LinkDetected bool   `json:"link_detected"`
+	LinkSpeed    uint64 `json:"link_speed,omitempty"` // Mbit/s while connected; 0 unknown
 }
 
 // NetworkAddress is one address of an interface; Netmask is the prefix length.

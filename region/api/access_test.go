@@ -81,6 +81,8 @@ var accessTable = map[string]string{
 	"MachineHandler query_power_state": "view",
 	"MachineHandler abort":             "edit",
 
+	"MachineHandler override_failed_testing": "node-admin",
+
 	"NodeScriptsHandler read":      "user",
 	"NodeScriptsHandler create":    "admin",
 	"NodeScriptHandler read":       "user",

@@ -312,6 +312,12 @@ func abortMachine(req *request) (any, error) {
 	})
 }
 
+func overrideFailedTesting(req *request) (any, error) {
+	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
+		return lifecycle.OverrideFailedTesting(tx, m, req.user, req.params.Get("comment"))
+	})
+}
+
 func allocateMachine(req *request) (any, error) {
 	p := req.params
 	c := lifecycle.Constraints{SystemID: p.Get("system_id"), Hostname: p.Get("name"), Arch: p.Get("arch"), Tags: p.List("tags")}

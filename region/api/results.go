@@ -36,10 +36,24 @@ type resultJSON struct {
 	ScriptID         *int64                        `json:"script_id"`
 	ScriptRevisionID *int64                        `json:"script_revision_id"`
 	Suppressed       bool                          `json:"suppressed"`
-	Output           *string                       `json:"output,omitempty"`
-	Stdout           *string                       `json:"stdout,omitempty"`
-	Stderr           *string                       `json:"stderr,omitempty"`
-	Result           *string                       `json:"result,omitempty"`
+	// Beyond upstream, for results of scripts with an interface parameter: the interface,
+	// and the link as the result found it (with the slow-link warning), when it said.
+	Interface        *resultInterfaceJSON `json:"interface,omitempty"`
+	LinkConnected    *bool                `json:"link_connected,omitempty"`
+	LinkSpeed        *int64               `json:"link_speed,omitempty"`
+	InterfaceSpeed   *int64               `json:"interface_speed,omitempty"`
+	LinkSpeedWarning *string              `json:"link_speed_warning,omitempty"`
+	Output           *string              `json:"output,omitempty"`
+	Stdout           *string              `json:"stdout,omitempty"`
+	Stderr           *string              `json:"stderr,omitempty"`
+	Result           *string              `json:"result,omitempty"`
+}
+
+// resultInterfaceJSON names the interface a result is about.
+type resultInterfaceJSON struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	MACAddress string `json:"mac_address"`
 }
 
 // setJSON is a script set, what upstream calls a node script result.
@@ -147,6 +161,15 @@ func (v *resultView) render(r *store.ScriptResult, output bool) resultJSON {
 		StartTime: epoch(r.Started), EndTime: epoch(r.Ended), EstimatedRuntime: v.estimate(r),
 		Parameters: params, ScriptID: r.ScriptID, ScriptRevisionID: r.ScriptVersionID, Suppressed: r.Suppressed,
 	}
+	if r.InterfaceID != nil {
+		if i, ok := v.ifaces[*r.InterfaceID]; ok {
+			j.Interface = &resultInterfaceJSON{ID: i.ID, Name: i.Name, MACAddress: i.MACAddress}
+		}
+	}
+	if l := r.Link; l != nil {
+		j.LinkConnected, j.LinkSpeed, j.InterfaceSpeed = &l.Connected, &l.Speed, &l.InterfaceSpeed
+		j.LinkSpeedWarning = optString(lifecycle.SlowLinkWarning(l.Connected, l.Speed, l.InterfaceSpeed))
+	}
 	if output {
 		j.Output, j.Stdout, j.Stderr, j.Result = b64(r.Output), b64(r.Stdout), b64(r.Stderr), b64(r.Result)
 	}
@@ -195,15 +218,16 @@ func (v *resultView) renderSet(m *store.Machine, set *store.ScriptSet, rs []stor
 	}
 }
 
-// resultFilter selects results inside sets: script names, tags or result ids, and a hardware
-// type.
+// resultFilter selects results inside sets: script names, tags or result ids, a hardware
+// type, and interfaces.
 type resultFilter struct {
-	names []string
-	hw    *wire.HardwareType
+	names  []string
+	hw     *wire.HardwareType
+	ifaces []string // names, ids or MAC addresses
 }
 
 func parseResultFilter(p *Params) (resultFilter, error) {
-	f := resultFilter{names: p.List("filters")}
+	f := resultFilter{names: p.List("filters"), ifaces: p.List("interface")}
 	if v := p.Get("hardware_type"); v != "" {
 		h, err := wire.ParseHardwareType(v)
 		if err != nil {
@@ -214,12 +238,29 @@ func parseResultFilter(p *Params) (resultFilter, error) {
 	return f, nil
 }
 
+// onInterface reports whether r is about one of the interfaces the filter names.
+func (f resultFilter) onInterface(r *store.ScriptResult, v *resultView) bool {
+	if r.InterfaceID == nil {
+		return false
+	}
+	i, ok := v.ifaces[*r.InterfaceID]
+	if !ok {
+		return false
+	}
+	return slices.ContainsFunc(f.ifaces, func(want string) bool {
+		return want == i.Name || want == strconv.FormatInt(i.ID, 10) || strings.EqualFold(want, i.MACAddress)
+	})
+}
+
 func (f resultFilter) keep(r *store.ScriptResult, v *resultView) bool {
 	var s *store.Script
 	if r.ScriptID != nil {
 		s = v.scripts[*r.ScriptID]
 	}
 	if f.hw != nil && (s == nil || s.HardwareType != *f.hw) {
+		return false
+	}
+	if len(f.ifaces) > 0 && !f.onInterface(r, v) {
 		return false
 	}
 	if len(f.names) == 0 {

@@ -103,6 +103,10 @@ func (s *Server) routes() []*handler {
 					doc: "Ask the machine's power driver for its power state."},
 				{name: "abort", method: "POST", op: "abort", access: authUser, node: nodeEdit, fn: abortMachine,
 					doc: "Abort the machine's commissioning, testing or deployment.", params: []param{{"comment", "Recorded in the machine's events."}}},
+				{name: "override_failed_testing", method: "POST", op: "override_failed_testing", access: authAdmin, node: nodeAdmin,
+					fn:     overrideFailedTesting,
+					doc:    "Ignore failed tests and put a Failed testing machine back into use: Deployed when it was tested deployed, otherwise Ready. The failed results stay (node-script-result update suppressed=true hides them).",
+					params: []param{{"comment", "Recorded in the machine's events."}}},
 			}},
 		{name: "NodeScriptsHandler", path: "/MAAS/api/2.0/scripts/", doc: "The script library: commissioning and testing scripts.",
 			actions: []*action{
@@ -143,7 +147,8 @@ func (s *Server) routes() []*handler {
 				{name: "delete", method: "DELETE", access: authAdmin, node: nodeAdmin, fn: deleteResultSet, doc: "Delete a run and its results."},
 				{name: "download", method: "GET", op: "download", access: authUser, node: nodeView, fn: downloadResults, doc: "Download the run's output.",
 					params: []param{{"output", "combined (default), stdout, stderr, result or all."}, {"filetype", "txt (default) or tar.xz."},
-						{"filters", "Only these scripts, tags or result ids."}, {"hardware_type", "Only scripts for this hardware type."}}},
+						{"filters", "Only these scripts, tags or result ids."}, {"hardware_type", "Only scripts for this hardware type."},
+						{"interface", "Only results about these interfaces: names, ids or MAC addresses."}}},
 			}},
 		{name: "InterfacesHandler", path: "/MAAS/api/2.0/nodes/{system_id}/interfaces/", doc: "A machine's network interfaces.",
 			actions: []*action{
@@ -188,5 +193,6 @@ var resultParams = []param{
 	{"type", "commissioning, testing, installation or release."},
 	{"filters", "Only these scripts, tags or result ids (comma-separated)."},
 	{"hardware_type", "Only scripts for node, cpu, memory, storage, network or gpu."},
+	{"interface", "Only results about these interfaces: names, ids or MAC addresses (comma-separated)."},
 	{"include_output", "Include the output, base64-encoded (true/false)."},
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -132,6 +133,10 @@ type interfaceJSON struct {
 	NUMANode        int       `json:"numa_node"`
 	SRIOVMaxVF      int       `json:"sriov_max_vf"`
 	ResourceURI     string    `json:"resource_uri"`
+	// Beyond upstream: the warning for a link slower than the interface (null when none)
+	// and the LLDP neighbours heard on it.
+	LinkSpeedWarning *string          `json:"link_speed_warning"`
+	Neighbours       []wire.Neighbour `json:"neighbours"`
 }
 
 func optString(s string) *string {
@@ -161,9 +166,11 @@ func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
 			}
 			links = append(links, link)
 		}
+		// A bond's or bridge's params are an object, as upstream's; an interface without
+		// any has "".
 		var params any = ""
-		if i.Params != "" {
-			params = i.Params
+		if i.Params != "" && json.Valid([]byte(i.Params)) {
+			params = json.RawMessage(i.Params)
 		}
 		out = append(out, interfaceJSON{
 			SystemID: systemID, ID: i.ID, Name: i.Name, Type: i.Type, VLAN: defaultVLAN, MACAddress: i.MACAddress,
@@ -172,15 +179,18 @@ func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
 			Vendor: optString(i.Vendor), Product: optString(i.Product), FirmwareVersion: optString(i.FirmwareVersion),
 			LinkConnected: i.LinkConnected, InterfaceSpeed: i.InterfaceSpeed, LinkSpeed: i.LinkSpeed,
 			NUMANode: i.NUMANode, SRIOVMaxVF: i.SRIOVMaxVF,
-			ResourceURI: fmt.Sprintf("%s/nodes/%s/interfaces/%d/", apiRoot, systemID, i.ID),
+			ResourceURI:      fmt.Sprintf("%s/nodes/%s/interfaces/%d/", apiRoot, systemID, i.ID),
+			LinkSpeedWarning: optString(lifecycle.InterfaceWarning(&i)),
+			Neighbours:       orEmpty(i.Neighbours),
 		})
 	}
 	return out
 }
 
-func orEmpty(l []string) []string {
+// orEmpty is l, or an empty list, so that JSON has [] rather than null.
+func orEmpty[T any](l []T) []T {
 	if l == nil {
-		return []string{}
+		return []T{}
 	}
 	return l
 }

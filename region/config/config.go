@@ -4,6 +4,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -47,6 +48,25 @@ func boolean(v string) (any, error) {
 
 func text(v string) (any, error) { return v, nil }
 
+// targets is a comma-separated list of hosts, IP addresses or URLs (internet-connectivity's
+// url parameter): at least one, none empty or with spaces or control characters.
+func targets(v string) (any, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, errors.New("want at least one host, IP address or URL")
+	}
+	for _, t := range strings.Split(v, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			return nil, fmt.Errorf("%q has an empty entry", v)
+		}
+		if strings.IndexFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			return nil, fmt.Errorf("%q is not a host, IP address or URL", t)
+		}
+	}
+	return v, nil
+}
+
 func choice(opts ...string) func(string) (any, error) {
 	return func(v string) (any, error) {
 		for _, o := range opts {
@@ -79,6 +99,7 @@ var settings = []*Setting{
 	{Name: "commissioning_distro_series", Default: "noble", Doc: "Release of the commissioning environment.", check: text},
 	{Name: "default_min_hwe_kernel", Default: "", Doc: "Minimum kernel version deployed by default.", check: text},
 	{Name: "hardware_sync_interval", Default: "15m", Doc: "How often deployed machines with hardware sync report their hardware.", check: duration},
+	{Name: "network_test_url", Default: "https://connectivity-check.ubuntu.com", Doc: "What internet-connectivity checks when its url is not given: hosts, IP addresses or URLs, comma-separated.", check: targets},
 	{Name: "enable_disk_erasing_on_release", Default: false, Doc: "Erase disks when a machine is released.", check: boolean},
 	{Name: "maas_auto_ipmi_user", Default: "maas", Doc: "User the BMC detection script creates.", check: text},
 	{Name: "maas_auto_ipmi_user_privilege_level", Default: "ADMIN", Doc: "Privilege level of that BMC user.", check: choice("USER", "OPERATOR", "ADMIN")},
@@ -162,6 +183,19 @@ func Int(tx *store.Tx, name string) (int64, error) {
 		return 0, fmt.Errorf("setting %s is not a number", name)
 	}
 	return n, nil
+}
+
+// String reads a text setting.
+func String(tx *store.Tx, name string) (string, error) {
+	v, err := Get(tx, name)
+	if err != nil {
+		return "", err
+	}
+	str, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("setting %s is not text", name)
+	}
+	return str, nil
 }
 
 // NodeTimeout is how long a busy machine may stay silent.

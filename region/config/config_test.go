@@ -43,6 +43,10 @@ func TestSetGet(t *testing.T) {
 			{"enlist_commissioning", "maybe", false},
 			{"maas_auto_ipmi_user_privilege_level", "ROOT", false},
 			{"hardware_sync_interval", "1h", true},
+			{"network_test_url", "http://10.0.0.1/check, icmp://10.0.0.2", true},
+			{"network_test_url", " ", false},
+			{"network_test_url", "http://a/,,10.0.0.2", false},
+			{"network_test_url", "http://a/ b", false},
 		} {
 			if err := Set(tx, tc.name, tc.value); (err == nil) != tc.ok {
 				t.Errorf("Set(%s=%s) = %v; want ok=%v", tc.name, tc.value, err, tc.ok)

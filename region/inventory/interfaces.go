@@ -15,10 +15,15 @@ const switchOpenBMCMAC = "02:00:00:00:00:02"
 
 // interfaces models the broadcast interfaces of networks, parents first, following
 // update_node_interfaces: VLANs, bonds and bridges from their relations, everything else
-// physical with the details of its card port.
+// physical with the details of its card port. A physical interface is connected when it is
+// up and its port has carrier (an interface without a port, a veth: when it is up and the
+// collector's link extension says it has carrier, or says nothing); a VLAN when it is up and its parent is connected; a bond or a
+// bridge when it is up and one of its members is (a bridge without modelled ports: when it is
+// up). Upstream leaves the aggregates and VLANs connected whatever their members found.
 func interfaces(doc *schema.Document, nodes map[uint64]bool) ([]Interface, error) {
 	out := []Interface{}
 	modelled := map[string]bool{}
+	connected := map[string]bool{}
 	for _, name := range processOrder(doc.Networks) {
 		n := doc.Networks[name]
 		if n.Type != "broadcast" || n.Hwaddr == switchOpenBMCMAC {
@@ -35,21 +40,27 @@ func interfaces(doc *schema.Document, nodes map[uint64]bool) ([]Interface, error
 			}
 			vid := n.VLAN.VID
 			iface.Type, iface.VID, iface.Parents = "vlan", &vid, []string{n.VLAN.LowerDevice}
+			iface.LinkConnected = n.State == "up" && connected[n.VLAN.LowerDevice]
 		case n.Bond != nil || n.Bridge != nil:
 			var parents []string
 			if n.Bridge != nil {
 				iface.Type, parents = "bridge", n.Bridge.UpperDevices
+				iface.Params = bridgeParams(n.Bridge)
 			} else {
 				iface.Type, parents = "bond", n.Bond.LowerDevices
+				iface.Params = bondParams(n.Bond)
 			}
+			anyUp := false
 			for _, p := range parents {
 				if modelled[p] {
 					iface.Parents = append(iface.Parents, p)
+					anyUp = anyUp || connected[p]
 				}
 			}
 			if len(iface.Parents) == 0 && n.Bridge == nil {
 				continue
 			}
+			iface.LinkConnected = n.State == "up" && (anyUp || len(iface.Parents) == 0)
 		default:
 			card, port := cardPort(doc.Resources.Network.Cards, name)
 			iface.Type = "physical"
@@ -60,6 +71,13 @@ func interfaces(doc *schema.Document, nodes map[uint64]bool) ([]Interface, error
 				continue
 			}
 			iface.LinkConnected = n.State == "up" && (port == nil || port.LinkDetected)
+			if port == nil && n.Link != nil {
+				// No card port (a veth): the collector's own reading of its link.
+				iface.LinkConnected = n.State == "up" && n.Link.LinkDetected
+				if iface.LinkConnected {
+					iface.LinkSpeed = n.Link.LinkSpeed
+				}
+			}
 			if port != nil {
 				if !nodes[card.NUMANode] {
 					return nil, fmt.Errorf("%w: interface %s is on node %d", ErrUnknownNUMANode, name, card.NUMANode)
@@ -79,6 +97,7 @@ func interfaces(doc *schema.Document, nodes map[uint64]bool) ([]Interface, error
 			}
 		}
 		modelled[name] = true
+		connected[name] = iface.LinkConnected
 		out = append(out, iface)
 	}
 	return out, nil
@@ -182,4 +201,28 @@ func processOrder(networks map[string]schema.NetworkState) []string {
 		out = append(out, level...)
 	}
 	return out
+}
+
+// bondParams are a bond's settings as upstream's interface params (bond_mode, bond_miimon,
+// …), so that the configured networking renders the bond as the machine had it; upstream
+// leaves a commissioned bond's params empty, which netplan renders as a balance-rr bond.
+func bondParams(b *schema.NetworkBond) map[string]any {
+	p := map[string]any{
+		"bond_miimon":    b.MIIFrequency,
+		"bond_updelay":   b.UpDelay,
+		"bond_downdelay": b.DownDelay,
+	}
+	if b.Mode != "" {
+		p["bond_mode"] = b.Mode
+	}
+	if b.TransmitPolicy != "" {
+		p["bond_xmit_hash_policy"] = b.TransmitPolicy
+	}
+	return p
+}
+
+// bridgeParams are a bridge's settings as upstream's interface params: STP and the forward
+// delay in seconds (sysfs has centiseconds).
+func bridgeParams(b *schema.NetworkBridge) map[string]any {
+	return map[string]any{"bridge_stp": b.STP, "bridge_fd": b.ForwardDelay / 100}
 }

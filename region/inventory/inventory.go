@@ -94,6 +94,9 @@ type Interface struct {
 	MTU             int      `json:"mtu"`
 	Enabled         bool     `json:"enabled"`
 	Links           []string `json:"links"` // global addresses as address/prefix
+	// Params are a bond's or a bridge's settings as upstream's interface params (bond_mode,
+	// bridge_stp, …); nil for other interfaces.
+	Params map[string]any `json:"params,omitempty"`
 }
 
 // Parse decodes a commissioning document and checks what the region checks first: the

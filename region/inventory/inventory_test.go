@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -207,6 +208,9 @@ func TestInterfaces(t *testing.T) {
 		"bondx":   {Type: "broadcast", State: "up", Bond: &schema.NetworkBond{LowerDevices: []string{}}},
 		"br0":     {Type: "broadcast", State: "up", Bridge: &schema.NetworkBridge{UpperDevices: []string{"bond0.5"}}, Addresses: []schema.NetworkAddress{{Address: "192.0.2.1", Netmask: "24", Scope: "global"}, {Address: "fe80::1", Netmask: "64", Scope: "link"}}},
 		"bond0.5": {Type: "broadcast", State: "up", VLAN: &schema.NetworkVLAN{LowerDevice: "bond0", VID: 5}},
+		"bond1":   {Type: "broadcast", State: "up", Bond: &schema.NetworkBond{LowerDevices: []string{"eth1"}}},
+		"eth1.7":  {Type: "broadcast", State: "up", VLAN: &schema.NetworkVLAN{LowerDevice: "eth1", VID: 7}},
+		"br1":     {Type: "broadcast", State: "up", Bridge: &schema.NetworkBridge{UpperDevices: []string{"tap0"}}},
 	}
 	cards := []schema.NetworkCard{{
 		Vendor: "Intel", Product: "X710", FirmwareVersion: "9.0", NUMANode: 1, SRIOV: &schema.NetworkCardSRIOV{MaximumVFs: 32},
@@ -224,10 +228,18 @@ func TestInterfaces(t *testing.T) {
 	for _, i := range got {
 		names = append(names, i.Name)
 	}
-	if diff := cmp.Diff([]string{"eth0", "eth1", "bond0", "bond0.5", "br0"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"br1", "eth0", "eth1", "bond0", "bond1", "eth1.7", "bond0.5", "br0"}, names); diff != "" {
 		t.Fatalf("modelled interfaces (-want +got):\n%s", diff)
 	}
-	eth0, eth1, bond, vlan, br := got[0], got[1], got[2], got[3], got[4]
+	eth0, eth1, bond, vlan, br := got[1], got[2], got[3], got[6], got[7]
+	// Aggregates and VLANs are connected as their members are: bond0 through eth0, bond1
+	// and eth1.7 not (eth1 is down), br1 (no modelled ports) as it is up.
+	for _, i := range got {
+		want := map[string]bool{"eth0": true, "bond0": true, "bond0.5": true, "br0": true, "br1": true}[i.Name]
+		if i.LinkConnected != want {
+			t.Errorf("%s: link_connected %v; want %v", i.Name, i.LinkConnected, want)
+		}
+	}
 	if eth0.MACAddress != "02:00:00:00:00:01" || !eth0.LinkConnected || eth0.LinkSpeed != 10000 || eth0.InterfaceSpeed != 10000 ||
 		eth0.NUMANode != 1 || eth0.SRIOVMaxVF != 32 || len(eth0.Tags) != 1 || eth0.Tags[0] != "sriov" {
 		t.Errorf("eth0 = %+v", eth0)
@@ -246,6 +258,28 @@ func TestInterfaces(t *testing.T) {
 	}
 	if _, err := interfaces(doc, map[uint64]bool{0: true}); !errors.Is(err, ErrUnknownNUMANode) {
 		t.Errorf("unknown node error = %v", err)
+	}
+}
+
+// TestInterfacesWithoutPort: an interface no card port describes (a veth) is connected as
+// the collector's link extension says, with its speed; without the extension, as it is up.
+func TestInterfacesWithoutPort(t *testing.T) {
+	nets := map[string]schema.NetworkState{
+		"veth0": {Type: "broadcast", State: "up", Hwaddr: "02:00:00:00:01:00", Link: &schema.NetworkLink{LinkDetected: true, LinkSpeed: 10000}},
+		"veth1": {Type: "broadcast", State: "up", Hwaddr: "02:00:00:00:01:01", Link: &schema.NetworkLink{LinkDetected: false}},
+		"veth2": {Type: "broadcast", State: "down", Hwaddr: "02:00:00:00:01:02", Link: &schema.NetworkLink{LinkDetected: true, LinkSpeed: 10000}},
+		"tap0":  {Type: "broadcast", State: "up", Hwaddr: "02:00:00:00:01:03"},
+	}
+	got, err := interfaces(&schema.Document{Networks: nets}, map[uint64]bool{0: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, i := range got {
+		states = append(states, fmt.Sprintf("%s %v %d", i.Name, i.LinkConnected, i.LinkSpeed))
+	}
+	if diff := cmp.Diff([]string{"tap0 true 0", "veth0 true 10000", "veth1 false 0", "veth2 false 0"}, states); diff != "" {
+		t.Errorf("link state of interfaces without a port (-want +got):\n%s", diff)
 	}
 }
 

@@ -2,9 +2,11 @@ package lifecycle
 
 // This file applies what commissioning scripts report to the machine: the inventory of
 // 50-maas-01-commissioning becomes its CPU, memory, NUMA nodes, disks, interfaces and
-// hardware_info, and the boot interface comes from BOOTIF in maas-kernel-cmdline's output.
+// hardware_info, the boot interface comes from BOOTIF in maas-kernel-cmdline's output, and
+// the interfaces' LLDP neighbours from maas-lldp-neighbours' (neighbours.go).
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,29 +23,24 @@ const (
 	CmdlineScript   = "maas-kernel-cmdline"
 )
 
-// applyReported reads the inventory and the kernel command line when their scripts pass, for
-// every result a signal stores. An inventory the region cannot use fails its result, which
-// fails the commissioning, and says why in an event.
+// applyReported reads the inventory, the kernel command line and the neighbours when their
+// scripts pass, for every result a signal stores. An inventory or neighbours the region
+// cannot use fails its result, which fails the commissioning, and says why in an event.
 func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 	if r.Status != wire.ScriptPassed {
 		return nil
 	}
-	out := r.Stdout
-	if len(out) == 0 {
-		out = r.Output
-	}
+	out := resultOutput(r)
 	switch r.ScriptName {
 	case InventoryScript:
 		facts, err := inventory.FromJSON(out)
 		if err != nil {
-			r.Status = wire.ScriptFailed
-			if uerr := tx.UpdateScriptResult(r); uerr != nil {
-				return uerr
-			}
-			return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Script result error", Level: "ERROR",
-				Description: fmt.Sprintf("%s: the hardware inventory cannot be used: %v", r.ScriptName, err)})
+			return unusable(tx, m, r, "the hardware inventory", err)
 		}
 		if err := ApplyInventory(tx, m, facts); err != nil {
+			return err
+		}
+		if err := reapplyNeighbours(tx, m); err != nil {
 			return err
 		}
 		return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Hardware", Description: fmt.Sprintf(
@@ -60,8 +57,21 @@ func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error 
 			return err
 		}
 		m.BootInterfaceID = &i.ID
+	case NeighboursScript:
+		return applyNeighbours(tx, m, r, out)
 	}
 	return nil
+}
+
+// unusable fails a result whose output the region cannot use (what, e.g. the hardware
+// inventory) and says why in an event.
+func unusable(tx *store.Tx, m *store.Machine, r *store.ScriptResult, what string, err error) error {
+	r.Status = wire.ScriptFailed
+	if uerr := tx.UpdateScriptResult(r); uerr != nil {
+		return uerr
+	}
+	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Script result error", Level: "ERROR",
+		Description: fmt.Sprintf("%s: %s cannot be used: %v", r.ScriptName, what, err)})
 }
 
 // ApplyInventory writes facts into m (which the caller saves), its disks and its interfaces. Disks and
@@ -207,9 +217,14 @@ func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface
 		return nil
 	}
 	keep := map[int64]bool{}
-	var plan []*store.Interface
+	var plan, before []*store.Interface
 	for _, f := range found {
 		cur := match(f)
+		var was *store.Interface
+		if cur != nil {
+			c := *cur
+			was = &c
+		}
 		if cur == nil {
 			// A physical MAC another machine holds cannot be added twice: leave it out.
 			if f.Type == "physical" && f.MACAddress != "" {
@@ -223,6 +238,18 @@ func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface
 		}
 		userTags := slices.DeleteFunc(slices.Clone(cur.Tags), func(t string) bool { return t == "sriov" })
 		cur.Name, cur.Type, cur.MACAddress, cur.Parents = f.Name, f.Type, strings.ToLower(f.MACAddress), f.Parents
+		cur.VID = nil
+		if f.VID != nil {
+			vid := int(*f.VID)
+			cur.VID = &vid
+		}
+		if cur.Params == "" && f.Params != nil {
+			params, err := json.Marshal(f.Params)
+			if err != nil {
+				return fmt.Errorf("encode the params of interface %s: %w", f.Name, err)
+			}
+			cur.Params = string(params)
+		}
 		cur.Vendor, cur.Product, cur.FirmwareVersion = f.Vendor, f.Product, f.FirmwareVersion
 		cur.LinkConnected, cur.LinkSpeed, cur.InterfaceSpeed = f.LinkConnected, int64(f.LinkSpeed), int64(f.InterfaceSpeed)
 		cur.NUMANode, cur.SRIOVMaxVF, cur.Enabled = int(f.NUMANode), int(f.SRIOVMaxVF), f.Enabled
@@ -238,7 +265,7 @@ func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface
 		if cur.ID != 0 {
 			keep[cur.ID] = true
 		}
-		plan = append(plan, cur)
+		plan, before = append(plan, cur), append(before, was)
 	}
 	for _, e := range existing {
 		if !keep[e.ID] {
@@ -268,6 +295,9 @@ func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface
 				return err
 			}
 		} else if err := tx.UpdateInterface(cur); err != nil {
+			return err
+		}
+		if err := noteLinkChange(tx, m, before[i], cur, InventoryScript); err != nil {
 			return err
 		}
 	}

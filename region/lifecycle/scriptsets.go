@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -218,13 +219,23 @@ func matchDisks(disks []store.BlockDevice, input string) ([]store.BlockDevice, e
 	return out, nil
 }
 
-// matchInterfaces picks the interfaces an interface parameter names: "all" (every enabled
-// physical interface), or a comma list of ids, names, MACs, vendors, products or tags.
+// matchInterfaces picks the interfaces an interface parameter names: "all", or a comma list
+// of ids, names, MACs, vendors, products or tags. "all" is, as upstream, every enabled
+// interface at the top of its stack: a physical interface that is no bond's, bridge's or
+// VLAN's member, a bond, a bridge or a VLAN nothing sits on (a bond is tested through its
+// members by the test itself). Disconnected ones and ones without an address are included:
+// the test skips them and says why.
 func matchInterfaces(ifaces []store.Interface, input string) ([]store.Interface, error) {
 	if strings.TrimSpace(input) == "all" {
+		parent := map[string]bool{}
+		for _, i := range ifaces {
+			for _, p := range i.Parents {
+				parent[p] = true
+			}
+		}
 		var out []store.Interface
 		for _, i := range ifaces {
-			if i.Enabled && i.Type == "physical" {
+			if i.Enabled && !parent[i.Name] {
 				out = append(out, i)
 			}
 		}
@@ -252,6 +263,29 @@ func matchInterfaces(ifaces []store.Interface, input string) ([]store.Interface,
 
 // newSet creates a script set of the given scripts, aborts what is unfinished in the
 // machine's older sets of that type and prunes the oldest beyond the configured limit.
+// InternetConnectivity is the built-in test whose url parameter defaults to the region's
+// network_test_url setting.
+const InternetConnectivity = "internet-connectivity"
+
+// withNetworkTestURL gives internet-connectivity the network_test_url setting as its url
+// when the request names none.
+func withNetworkTestURL(tx *store.Tx, list []store.Script, in ParamInputs) (ParamInputs, error) {
+	if !slices.ContainsFunc(list, func(s store.Script) bool { return s.Name == InternetConnectivity }) {
+		return in, nil
+	}
+	if _, given := in.lookup(InternetConnectivity, "url"); given {
+		return in, nil
+	}
+	u, err := config.String(tx, "network_test_url")
+	if err != nil {
+		return nil, err
+	}
+	out := make(ParamInputs, len(in)+1)
+	maps.Copy(out, in)
+	out[InternetConnectivity+"_url"] = u
+	return out, nil
+}
+
 func newSet(tx *store.Tx, m *store.Machine, typ wire.ResultType, list []store.Script, in ParamInputs, tags []string) (*store.ScriptSet, error) {
 	dev, err := loadDevices(tx, m)
 	if err != nil {
@@ -259,6 +293,9 @@ func newSet(tx *store.Tx, m *store.Machine, typ wire.ResultType, list []store.Sc
 	}
 	older, err := tx.ScriptSets(m.ID, &typ)
 	if err != nil {
+		return nil, err
+	}
+	if in, err = withNetworkTestURL(tx, list, in); err != nil {
 		return nil, err
 	}
 	set := &store.ScriptSet{NodeID: m.ID, Type: typ, Tags: tags}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"maasgo/region/store"
 	"maasgo/wire"
 )
@@ -19,6 +17,7 @@ import (
 type Scripts struct {
 	Pending    []Pending
 	Outputs    map[int64]*store.ScriptResult // by result id
+	Machine    *store.Machine
 	Interfaces []store.Interface
 }
 
@@ -28,7 +27,7 @@ func LoadScripts(tx *store.Tx, id int64) (*Scripts, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scripts{Outputs: map[int64]*store.ScriptResult{}}
+	s := &Scripts{Outputs: map[int64]*store.ScriptResult{}, Machine: m}
 	if s.Pending, err = PendingScripts(tx, m); err != nil {
 		return nil, err
 	}
@@ -98,7 +97,7 @@ func (s *Scripts) Tar(now time.Time) ([]byte, error) {
 		return nil, err
 	}
 	if netconf {
-		np, err := Netplan(s.Interfaces)
+		np, err := Netplan(s.Machine, s.Interfaces)
 		if err != nil {
 			return nil, err
 		}
@@ -110,46 +109,4 @@ func (s *Scripts) Tar(now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("close the scripts tar: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// netplanEthernet is one interface of a netplan version 2 document.
-type netplanEthernet struct {
-	Match struct {
-		MACAddress string `yaml:"macaddress"`
-	} `yaml:"match"`
-	SetName string `yaml:"set-name"`
-	MTU     int    `yaml:"mtu,omitempty"`
-	DHCP4   bool   `yaml:"dhcp4"`
-}
-
-type netplanDoc struct {
-	Network struct {
-		Version   int                        `yaml:"version"`
-		Ethernets map[string]netplanEthernet `yaml:"ethernets,omitempty"`
-	} `yaml:"network"`
-}
-
-// Netplan renders the configured networking of a machine: its enabled physical interfaces,
-// matched by MAC, on DHCP, with their MTU.
-func Netplan(ifaces []store.Interface) ([]byte, error) {
-	var doc netplanDoc
-	doc.Network.Version = 2
-	for _, i := range ifaces {
-		if i.Type != "physical" || !i.Enabled || i.MACAddress == "" {
-			continue
-		}
-		e := netplanEthernet{SetName: i.Name, MTU: i.MTU, DHCP4: true}
-		e.Match.MACAddress = i.MACAddress
-		if doc.Network.Ethernets == nil {
-			doc.Network.Ethernets = map[string]netplanEthernet{}
-		}
-		doc.Network.Ethernets[i.Name] = e
-	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("encode netplan: %w", err)
-	}
-	return b.Bytes(), enc.Close()
 }

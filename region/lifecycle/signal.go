@@ -253,10 +253,12 @@ func (s *signalRun) storeResult(r *store.ScriptResult) error {
 	return applyReported(tx, m, r)
 }
 
-// applyResultYAML lets the result YAML override the status and set the link state of the
-// result's interface. A bad file fails the result and says why in an event; the uploaded
-// output is kept.
+// applyResultYAML lets the result YAML override the status and set the link state and
+// speeds of the result's interface (links.go). A bad file fails the result and says why in an
+// event; the uploaded output is kept. Speeds from a result without an interface are ignored,
+// as upstream ignores keys it does not know.
 func applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
+	r.Link = nil
 	res, err := wire.ParseResult(r.Result)
 	if err == nil && res != nil && res.LinkConnected != nil && r.InterfaceID == nil {
 		err = errors.New("link_connected: allowed only for results of scripts with an interface parameter")
@@ -272,20 +274,10 @@ func applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult) erro
 	if res.Status != nil {
 		r.Status = *res.Status
 	}
-	if res.LinkConnected != nil {
-		iface, err := tx.InterfaceByID(m.ID, *r.InterfaceID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		iface.LinkConnected = *res.LinkConnected
-		if !iface.LinkConnected {
-			iface.LinkSpeed = 0
-		}
-		return tx.UpdateInterface(iface)
+	if r.InterfaceID == nil {
+		return nil
 	}
-	return nil
+	return applyLinkReport(tx, m, r, res)
 }
 
 // heartbeat records that the machine is alive: the status monitor fails a machine whose

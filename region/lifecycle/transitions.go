@@ -78,14 +78,21 @@ func StateErrorf(format string, args ...any) error {
 }
 
 // SetStatus moves m to status to, checking the transition, and keeps the previous status.
+// Testing that fails keeps the status the machine had before its tests, which an override
+// goes back to; testing a deployed machine again after a failure keeps Deployed too, which
+// the machine goes back to when the tests pass or are aborted.
 // A New or Ready machine has no owner: whoever commissioned or tested it owned it only
 // meanwhile, as upstream. The caller saves m.
 func SetStatus(m *store.Machine, to wire.NodeStatus) error {
 	if !Allowed(m.Status, to) {
 		return StateErrorf("Machine %s cannot go from %s to %s.", m.Hostname, m.Status.Label(), to.Label())
 	}
+	keep := (m.Status == wire.NodeTesting && to == wire.NodeFailedTesting) ||
+		(m.Status == wire.NodeFailedTesting && to == wire.NodeTesting && m.PreviousStatus == wire.NodeDeployed)
 	if m.Status != to {
-		m.PreviousStatus = m.Status
+		if !keep {
+			m.PreviousStatus = m.Status
+		}
 		m.Status = to
 	}
 	if to == wire.NodeNew || to == wire.NodeReady {
@@ -138,4 +145,32 @@ func Abort(tx *store.Tx, m *store.Machine, by *store.User, comment string) error
 		desc += ": " + comment
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Aborted", Description: desc, Username: username(by)})
+}
+
+// OverrideFailedTesting lets a machine whose tests failed be used (upstream's
+// override_failed_testing): it goes back to Deployed when it was tested deployed, otherwise
+// to Ready. The failed results stay as they are (suppress them to hide them); the event
+// names who overrode the tests and why.
+func OverrideFailedTesting(tx *store.Tx, m *store.Machine, by *store.User, comment string) error {
+	if m.Status != wire.NodeFailedTesting {
+		return StateErrorf("Cannot override failed testing of %s: the machine is %s; only a machine in Failed testing can be.", m.Hostname, m.Status.Label())
+	}
+	to := wire.NodeReady
+	// Machines that failed before the previous status was kept through testing have Testing
+	// there; for them, as upstream, a deployed operating system means Deployed.
+	if m.PreviousStatus == wire.NodeDeployed || (m.PreviousStatus == wire.NodeTesting && m.OSystem != "") {
+		to = wire.NodeDeployed
+	}
+	if err := SetStatus(m, to); err != nil {
+		return err
+	}
+	m.ErrorDescription = ""
+	if err := tx.UpdateMachine(m); err != nil {
+		return err
+	}
+	desc := fmt.Sprintf("failed testing overridden by %s, now %s", username(by), to.Label())
+	if comment != "" {
+		desc += ": " + comment
+	}
+	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Overrode failed testing", Level: "WARNING", Description: desc, Username: username(by)})
 }

@@ -5,8 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
+
+	"maasgo/internal/netnstest"
 )
 
 // Netns is a network namespace of the test's own with one veth pair to the host: a machine
@@ -19,40 +20,24 @@ type Netns struct {
 	NsLink string // the interface inside the namespace
 }
 
-// NewNetns makes a namespace and a veth pair on a private /30, and removes both when the test
-// ends. It skips the test when not root or when ip is missing.
+// NewNetns makes a namespace (netnstest.New) and a veth pair to the host on a private /30,
+// and removes both when the test ends. It skips the test when not root or when ip is missing.
 func NewNetns(t testing.TB) *Netns {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2) to create a network namespace")
-	}
+	base := netnstest.New(t)
 	n := rand.IntN(250) + 2
 	id := fmt.Sprintf("%d%d", os.Getpid()%10000, rand.IntN(1000))
-	ns := &Netns{Name: "maasgo-" + id, HostIP: fmt.Sprintf("10.249.%d.1", n), NsIP: fmt.Sprintf("10.249.%d.2", n), NsLink: "eth0"}
+	ns := &Netns{Name: base.Name, HostIP: fmt.Sprintf("10.249.%d.1", n), NsIP: fmt.Sprintf("10.249.%d.2", n), NsLink: "eth0"}
 	host := "mgh" + id
 	peer := "mgp" + id
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("netns", "add", ns.Name)
-	t.Cleanup(func() {
-		exec.Command("ip", "link", "del", host).Run()
-		exec.Command("ip", "netns", "del", ns.Name).Run()
-	})
-	run("link", "add", host, "type", "veth", "peer", "name", peer)
-	run("link", "set", peer, "netns", ns.Name)
-	run("addr", "add", ns.HostIP+"/30", "dev", host)
-	run("link", "set", host, "up")
-	run("-n", ns.Name, "link", "set", peer, "name", ns.NsLink)
-	run("-n", ns.Name, "addr", "add", ns.NsIP+"/30", "dev", ns.NsLink)
-	run("-n", ns.Name, "link", "set", ns.NsLink, "up")
-	run("-n", ns.Name, "link", "set", "lo", "up")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	netnstest.IP(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	netnstest.IP(t, "link", "set", peer, "netns", ns.Name)
+	netnstest.IP(t, "addr", "add", ns.HostIP+"/30", "dev", host)
+	netnstest.IP(t, "link", "set", host, "up")
+	base.IP(t, "link", "set", peer, "name", ns.NsLink)
+	base.IP(t, "addr", "add", ns.NsIP+"/30", "dev", ns.NsLink)
+	base.IP(t, "link", "set", ns.NsLink, "up")
 	return ns
 }
 

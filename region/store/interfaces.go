@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"maasgo/wire"
 )
 
 // Interface is a network interface of a machine.
@@ -28,7 +30,9 @@ type Interface struct {
 	Params          string
 	Tags            []string
 	Parents         []string // names of parent interfaces
+	VID             *int     // a VLAN interface's VLAN id
 	Links           []Link
+	Neighbours      []wire.Neighbour // what the last passed maas-lldp-neighbours run heard
 	Created         time.Time
 	Updated         time.Time
 }
@@ -38,11 +42,24 @@ type Link struct {
 	Mode    string `json:"mode"` // auto, dhcp, static, link_up
 	Address string `json:"ip_address,omitempty"`
 	Subnet  string `json:"subnet,omitempty"` // CIDR
+	// Gateway, DNSServers and Routes are the subnet's: its gateway, its DNS servers and the
+	// static routes whose source it is (upstream's Subnet.gateway_ip, dns_servers and
+	// StaticRoute).
+	Gateway    string   `json:"gateway_ip,omitempty"`
+	DNSServers []string `json:"dns_servers,omitempty"`
+	Routes     []Route  `json:"routes,omitempty"`
+}
+
+// Route is a static route from a link's subnet to a destination through a gateway.
+type Route struct {
+	Destination string `json:"destination"` // CIDR
+	Gateway     string `json:"gateway_ip"`
+	Metric      int    `json:"metric"`
 }
 
 var interfaceColumns = []string{"node_id", "name", "type", "mac_address", "enabled", "vendor", "product",
 	"firmware_version", "link_connected", "interface_speed", "link_speed", "numa_node", "sriov_max_vf", "mtu",
-	"params", "tags", "parents", "links", "created", "updated"}
+	"params", "tags", "parents", "links", "neighbours", "vid", "created", "updated"}
 
 func (i *Interface) values() []any {
 	tags, _ := json.Marshal(orEmptyList(i.Tags))
@@ -52,23 +69,38 @@ func (i *Interface) values() []any {
 		links = []Link{}
 	}
 	lj, _ := json.Marshal(links)
+	nb := i.Neighbours
+	if nb == nil {
+		nb = []wire.Neighbour{}
+	}
+	nj, _ := json.Marshal(nb)
+	var vid *int64
+	if i.VID != nil {
+		v := int64(*i.VID)
+		vid = &v
+	}
 	return []any{i.NodeID, i.Name, i.Type, i.MACAddress, i.Enabled, nullString(i.Vendor), nullString(i.Product),
 		nullString(i.FirmwareVersion), i.LinkConnected, i.InterfaceSpeed, i.LinkSpeed, i.NUMANode, i.SRIOVMaxVF, i.MTU,
-		i.Params, string(tags), string(parents), string(lj), micros(i.Created), micros(i.Updated)}
+		i.Params, string(tags), string(parents), string(lj), string(nj), nullInt(vid), micros(i.Created), micros(i.Updated)}
 }
 
 func scanInterface(sc scanner) (*Interface, error) {
 	var i Interface
 	var vendor, product, fw sql.NullString
-	var tags, parents, links string
+	var tags, parents, links, neighbours string
 	var created, updated int64
+	var vid sql.NullInt64
 	err := sc.Scan(&i.ID, &i.NodeID, &i.Name, &i.Type, &i.MACAddress, &i.Enabled, &vendor, &product, &fw,
 		&i.LinkConnected, &i.InterfaceSpeed, &i.LinkSpeed, &i.NUMANode, &i.SRIOVMaxVF, &i.MTU, &i.Params,
-		&tags, &parents, &links, &created, &updated)
+		&tags, &parents, &links, &neighbours, &vid, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
 	i.Vendor, i.Product, i.FirmwareVersion = vendor.String, product.String, fw.String
+	if vid.Valid {
+		v := int(vid.Int64)
+		i.VID = &v
+	}
 	i.Created, i.Updated = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(tags), &i.Tags); err != nil {
 		return nil, fmt.Errorf("decode tags of interface %d: %w", i.ID, err)
@@ -79,12 +111,15 @@ func scanInterface(sc scanner) (*Interface, error) {
 	if err := json.Unmarshal([]byte(links), &i.Links); err != nil {
 		return nil, fmt.Errorf("decode links of interface %d: %w", i.ID, err)
 	}
+	if err := json.Unmarshal([]byte(neighbours), &i.Neighbours); err != nil {
+		return nil, fmt.Errorf("decode neighbours of interface %d: %w", i.ID, err)
+	}
 	return &i, nil
 }
 
 const interfaceSelect = `SELECT id, node_id, name, type, mac_address, enabled, vendor, product, firmware_version,
-	link_connected, interface_speed, link_speed, numa_node, sriov_max_vf, mtu, params, tags, parents, links, created, updated
-	FROM interfaces`
+	link_connected, interface_speed, link_speed, numa_node, sriov_max_vf, mtu, params, tags, parents, links, neighbours,
+	vid, created, updated FROM interfaces`
 
 // CreateInterface stores i and sets its ID; ErrConflict when the name is taken on the machine
 // or the MAC address is another physical interface's.

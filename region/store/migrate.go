@@ -231,6 +231,15 @@ ALTER TABLE machines ADD COLUMN numa_nodes TEXT NOT NULL DEFAULT '[]';
 	{4, "node timeout from script sets", `
 ALTER TABLE machines DROP COLUMN status_expires;
 `},
+	{5, "link reports and neighbours", `
+ALTER TABLE interfaces ADD COLUMN neighbours TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE script_results ADD COLUMN link_connected BOOLEAN;
+ALTER TABLE script_results ADD COLUMN link_speed BIGINT;
+ALTER TABLE script_results ADD COLUMN interface_speed BIGINT;
+`},
+	{6, "vlan ids of interfaces", `
+ALTER TABLE interfaces ADD COLUMN vid INTEGER;
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

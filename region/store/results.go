@@ -40,10 +40,20 @@ type ScriptResult struct {
 	Suppressed      bool
 	InterfaceID     *int64
 	BlockDeviceID   *int64
-	Created         time.Time
-	Updated         time.Time
+	// Link is the link state of the result's interface as the result left it, when the
+	// result reported one (a network test's link_connected, link_speed, interface_speed).
+	Link    *LinkReport
+	Created time.Time
+	Updated time.Time
 	// HasOutput says whether the output columns were loaded.
 	HasOutput bool
+}
+
+// LinkReport is an interface's link state as a network test found it.
+type LinkReport struct {
+	Connected      bool
+	Speed          int64 // Mbit/s the link runs at; 0 when not connected or unknown
+	InterfaceSpeed int64 // Mbit/s the interface can go at; 0 when unknown
 }
 
 // CreateScriptSet stores a set and sets its ID.
@@ -112,7 +122,8 @@ func (t *Tx) DeleteScriptSet(id int64) error {
 }
 
 var resultColumns = []string{"script_set_id", "script_id", "script_version_id", "script_name", "status", "exit_status",
-	"parameters", "started", "ended", "suppressed", "interface_id", "block_device_id", "created", "updated"}
+	"parameters", "started", "ended", "suppressed", "interface_id", "block_device_id", "link_connected", "link_speed",
+	"interface_speed", "created", "updated"}
 
 var outputColumns = []string{"output", "stdout", "stderr", "result"}
 
@@ -121,9 +132,15 @@ func (r *ScriptResult) values() []any {
 	if r.ExitStatus != nil {
 		exit = sql.NullInt64{Int64: int64(*r.ExitStatus), Valid: true}
 	}
+	var connected sql.NullBool
+	var speed, ifSpeed sql.NullInt64
+	if l := r.Link; l != nil {
+		connected = sql.NullBool{Bool: l.Connected, Valid: true}
+		speed, ifSpeed = sql.NullInt64{Int64: l.Speed, Valid: true}, sql.NullInt64{Int64: l.InterfaceSpeed, Valid: true}
+	}
 	return []any{r.SetID, nullInt(r.ScriptID), nullInt(r.ScriptVersionID), r.ScriptName, int(r.Status), exit,
 		rawOr(r.Parameters, "{}"), nullMicros(r.Started), nullMicros(r.Ended), r.Suppressed, nullInt(r.InterfaceID),
-		nullInt(r.BlockDeviceID), micros(r.Created), micros(r.Updated)}
+		nullInt(r.BlockDeviceID), connected, speed, ifSpeed, micros(r.Created), micros(r.Updated)}
 }
 
 // CreateScriptResult stores r (with its output, if any) and sets its ID.
@@ -165,12 +182,13 @@ func resultSelect(output bool) string {
 
 func scanResult(sc scanner, output bool) (*ScriptResult, error) {
 	var r ScriptResult
-	var sid, svid, exit, started, ended, iface, bdev sql.NullInt64
+	var sid, svid, exit, started, ended, iface, bdev, speed, ifSpeed sql.NullInt64
+	var connected sql.NullBool
 	var status int
 	var params string
 	var created, updated int64
 	dst := []any{&r.ID, &r.SetID, &sid, &svid, &r.ScriptName, &status, &exit, &params, &started, &ended,
-		&r.Suppressed, &iface, &bdev, &created, &updated}
+		&r.Suppressed, &iface, &bdev, &connected, &speed, &ifSpeed, &created, &updated}
 	if output {
 		dst = append(dst, &r.Output, &r.Stdout, &r.Stderr, &r.Result)
 	}
@@ -185,6 +203,9 @@ func scanResult(sc scanner, output bool) (*ScriptResult, error) {
 	}
 	r.Started, r.Ended = fromNullMicros(started), fromNullMicros(ended)
 	r.InterfaceID, r.BlockDeviceID = fromNullInt(iface), fromNullInt(bdev)
+	if connected.Valid {
+		r.Link = &LinkReport{Connected: connected.Bool, Speed: speed.Int64, InterfaceSpeed: ifSpeed.Int64}
+	}
 	r.Created, r.Updated = fromMicros(created), fromMicros(updated)
 	r.HasOutput = output
 	return &r, nil
