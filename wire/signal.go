@@ -247,10 +247,17 @@ func (s Signal) check(errs FieldErrors) {
 // maxResultName bounds the name of a result file a machine uploads.
 const maxResultName = 255
 
+// InstallLog is the name of a deployment's installation log, as upstream's installer uploads
+// it: the one result name that is a path (downloads make it a plain file name).
+const InstallLog = "/tmp/install.log"
+
 // ValidateResultName checks the name of a file a machine uploads, which names a script
-// result and becomes a file name in downloads: one path component of printable characters.
+// result and becomes a file name in downloads: one path component of printable characters,
+// or InstallLog.
 func ValidateResultName(name string) error {
 	switch {
+	case name == InstallLog:
+		return nil
 	case name == "":
 		return errors.New("a result file has no name")
 	case len(name) > maxResultName:

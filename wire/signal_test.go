@@ -134,7 +134,7 @@ func TestDecodeSignalLenient(t *testing.T) {
 func TestValidateResultName(t *testing.T) {
 	for name, ok := range map[string]bool{"maas-lshw": true, "maas-lshw.yaml": true, "näme": true, "..x": true,
 		"": false, ".": false, "..": false, "a/b": false, `a\b`: false, "a\x00": false, "a\tb": false, "\xff": false,
-		strings.Repeat("x", 255): true, strings.Repeat("x", 256): false} {
+		strings.Repeat("x", 255): true, strings.Repeat("x", 256): false, "/tmp/install.log": true, "/tmp/install.log.1": false} {
 		if err := ValidateResultName(name); (err == nil) != ok {
 			t.Errorf("ValidateResultName(%q) = %v", name, err)
 		}

@@ -76,12 +76,13 @@ func TestUserData(t *testing.T) {
 	r := regiontest.Start(t, e, "--agent-dir", dir)
 	admin := r.Client()
 	regionCmd := func(args ...string) (string, error) {
-		args = append(args, "--state-dir", e.StateDir, "--agent-dir", dir, "--url", r.URL)
+		args = append(args, "--state-dir", e.StateDir, "--agent-dir", dir)
 		out, err := exec.Command(regiontest.Build(t, "maasgo/cmd/maas-region"), args...).CombinedOutput()
 		return string(out), err
 	}
 	m := admin.Must(t, 200, "POST", "api/2.0/machines/", url.Values{"hostname": {"booted"}, "architecture": {"amd64"}}).(map[string]any)
 	id := m["system_id"].(string)
+	// Without --url, the user data names the URL the region serves at.
 	script, err := regionCmd("user-data", id)
 	if err != nil {
 		t.Fatalf("user-data: %v %s", err, script)

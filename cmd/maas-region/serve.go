@@ -19,6 +19,7 @@ import (
 
 	"maasgo/agent/throughput"
 	"maasgo/region/api"
+	"maasgo/region/config"
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
 	"maasgo/region/netlimit"
@@ -98,6 +99,11 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	url := so.url
 	if url == "" {
 		url = "http://" + advertised(ln.Addr()) + "/MAAS"
+	}
+	// maas_url is where the region serves: user-data renders it when not told otherwise.
+	if err := st.Update(ctx, func(tx *store.Tx) error { return config.Set(tx, "maas_url", url) }); err != nil {
+		ln.Close()
+		return fmt.Errorf("record the region's URL %s: %w", url, err)
 	}
 	if so.createAdmin != "" {
 		key, err := adminKey(ctx, st, so.createAdmin)

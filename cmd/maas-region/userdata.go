@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"maasgo/region/api"
+	"maasgo/region/config"
 	"maasgo/region/store"
 	"maasgo/region/userdata"
 )
@@ -36,6 +37,14 @@ func newUserDataCmd(o *dbOpts) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if url == "" {
+					if url, err = config.String(tx, "maas_url"); err != nil {
+						return err
+					}
+					if url == "" {
+						return errors.New("the region's URL is not known (maas-region serve records it when it starts): give --url")
+					}
+				}
 				sums, err := api.AgentSums(agentDir)
 				if err != nil {
 					return err
@@ -60,7 +69,7 @@ func newUserDataCmd(o *dbOpts) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "http://"+hostname()+":5240/MAAS", "the region's URL as the machine reaches it")
+	cmd.Flags().StringVar(&url, "url", "", "the region's URL as the machine reaches it (default: the URL maas-region serve runs at, its maas_url setting)")
 	cmd.Flags().StringVar(&agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch>")
 	return cmd
 }

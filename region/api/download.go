@@ -267,7 +267,8 @@ func (d *resultDownload) stream(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	cw := &startWriter{w: w}
 	if d.filetype == "txt" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// Upstream's content type for a result's output, which clients expect.
+		w.Header().Set("Content-Type", "application/binary")
 		err = d.writeText(r.Context(), cw)
 	} else {
 		w.Header().Set("Content-Type", "application/x-tar")

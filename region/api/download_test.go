@@ -121,7 +121,12 @@ func newDLFixture(t testing.TB, hostname string, opts Options, results ...dlResu
 // get downloads the set's results with the given query.
 func (f *dlFixture) get(t testing.TB, query string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/MAAS/api/2.0/nodes/%s/results/%d/?op=download&%s", f.http.URL, f.system, f.setID, query), nil)
+	return f.request(t, "GET", query)
+}
+
+func (f *dlFixture) request(t testing.TB, method, query string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, fmt.Sprintf("%s/MAAS/api/2.0/nodes/%s/results/%d/?op=download&%s", f.http.URL, f.system, f.setID, query), nil)
 	req.Header.Set("Authorization", f.key.AuthorizationHeader(time.Now()))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -338,8 +343,12 @@ func TestDownloadText(t *testing.T) {
 		dlResult{name: "dump.tar", output: "\x00binary"},
 	)
 	resp, body := f.get(t, "filters=smartctl")
-	if resp.StatusCode != 200 || string(body) != "disk ok\n" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+	if resp.StatusCode != 200 || string(body) != "disk ok\n" || resp.Header.Get("Content-Type") != "application/binary" {
 		t.Errorf("one part: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	// HEAD answers as GET does, without the body.
+	if resp, body := f.request(t, "HEAD", "filters=smartctl"); resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Type") != "application/binary" {
+		t.Errorf("HEAD: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	_, body = f.get(t, "output=combined")
 	dash := func(title string) string {

@@ -20,25 +20,44 @@ type eventJSON struct {
 	Description string `json:"description"`
 }
 
-// queryEvents answers events query: the newest events, of some machines, at a level and up.
+// eventParams are the parameters of events query that its next_uri and prev_uri carry over.
+var eventParams = []string{"agent_name", "domain", "hostname", "id", "level", "limit", "mac_address", "op", "zone", "owner"}
+
+// queryEvents answers events query as upstream: the newest events (level INFO and up unless
+// level says otherwise) of the machines the caller may see, optionally of some machines or
+// one owner; before=ID gives older ones, newest first; after=ID the oldest ones newer than
+// ID, still listed newest first. next_uri asks for newer events, prev_uri for older ones.
 func queryEvents(req *request) (any, error) {
 	p := req.params
 	limit, err := p.Int("limit", 100)
 	if err != nil {
 		return nil, err
 	}
-	if limit < 1 || limit > 1000 {
-		return nil, fieldError("limit", "Must be between 1 and 1000.")
+	if limit > 1000 {
+		return nil, fieldError("limit", fmt.Sprintf("Requested number of events %d is greater than limit: 1000", limit))
 	}
-	after, err := p.Int("after", 0)
-	if err != nil {
-		return nil, err
+	limit = max(limit, 1)
+	var after, before int64
+	if p.Get("after") != "" {
+		if after, err = p.Int("after", 0); err != nil {
+			return nil, err
+		}
+	}
+	if p.Get("before") != "" {
+		if before, err = p.Int("before", 0); err != nil {
+			return nil, err
+		}
+	}
+	if p.Get("after") != "" && p.Get("before") != "" {
+		return nil, fieldError("before", "There is undetermined behaviour when both `after` and `before` are specified.")
 	}
 	level := p.Get("level")
 	switch level {
-	case "", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL":
+	case "":
+		level = "INFO"
+	case "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL":
 	default:
-		return nil, fieldError("level", fmt.Sprintf("%q is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL", level))
+		return nil, fieldError("level", fmt.Sprintf("Unrecognised log level: %s (choose from DEBUG, INFO, WARNING, ERROR, CRITICAL)", level))
 	}
 	out := []eventJSON{}
 	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
@@ -51,7 +70,8 @@ func queryEvents(req *request) (any, error) {
 		ms = slices.DeleteFunc(ms, func(m store.Machine) bool { return !visible(req.user, &m) })
 		restricted := len(f.SystemIDs) > 0 || len(f.Hostnames) > 0 || !req.user.IsAdmin
 		byID := map[int64]*store.Machine{}
-		ef := store.EventFilter{Level: level, AfterID: after, Limit: int(limit)}
+		ef := store.EventFilter{Level: level, AfterID: after, BeforeID: before, Limit: int(limit), Username: p.Get("owner"),
+			OldestFirst: p.Get("after") != ""}
 		for i := range ms {
 			byID[ms[i].ID] = &ms[i]
 			if restricted {
@@ -64,6 +84,9 @@ func queryEvents(req *request) (any, error) {
 		evs, err := tx.Events(ef)
 		if err != nil {
 			return err
+		}
+		if ef.OldestFirst {
+			slices.Reverse(evs)
 		}
 		for _, e := range evs {
 			m := byID[e.NodeID]
@@ -78,11 +101,37 @@ func queryEvents(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{"op": {"query"}, "limit": {strconv.FormatInt(limit, 10)}}
-	var next any
-	if len(out) > 0 {
-		q.Set("after", strconv.FormatInt(out[0].ID, 10))
-		next = apiRoot + "/events/?" + q.Encode()
+	uri := func(set, drop string, v int64) string {
+		q := url.Values{}
+		for _, k := range eventParams {
+			if vs, ok := p.Values[k]; ok {
+				q[k] = vs
+			}
+		}
+		q.Set("op", "query")
+		q.Del(drop)
+		if v > 0 {
+			q.Set(set, strconv.FormatInt(v, 10))
+		}
+		return apiRoot + "/events/?" + q.Encode()
 	}
-	return map[string]any{"count": len(out), "events": out, "next_uri": next, "prev_uri": nil}, nil
+	// Newer events: after the newest listed, or (none listed) after what before excluded.
+	var next, prev any
+	switch {
+	case len(out) > 0:
+		next = uri("after", "before", out[0].ID)
+	case before > 0:
+		next = uri("after", "before", before-1)
+	default:
+		next = uri("after", "before", 0)
+	}
+	// Older events: before the oldest listed, or (none listed) before what after excluded;
+	// with neither, there are none and never will be.
+	switch {
+	case len(out) > 0:
+		prev = uri("before", "after", out[len(out)-1].ID)
+	case p.Get("after") != "":
+		prev = uri("before", "after", after+1)
+	}
+	return map[string]any{"count": len(out), "events": out, "next_uri": next, "prev_uri": prev}, nil
 }

@@ -34,7 +34,11 @@ func TestHandlers(t *testing.T) {
 		{name: "user read", method: "GET", path: "users/{user}/", status: 200, has: []string{`"username":"u`}},
 		{name: "user delete yourself", method: "DELETE", path: "users/admin/", status: 400, has: []string{"yourself"}},
 		{name: "user delete", method: "DELETE", path: "users/{user}/", status: 204},
-		{name: "keys", method: "GET", path: "account/?op=list_authorisation_tokens", status: 200, has: []string{`"token":"`}},
+		{name: "keys", method: "GET", path: "account/?op=list_authorisation_tokens", status: 200, has: []string{`"token":"`, `"name":"MAAS consumer"`}},
+		{name: "key with a name", method: "POST", path: "account/?op=create_authorisation_token", form: url.Values{"name": {"ci runner"}}, status: 200,
+			has: []string{`"name":"ci runner"`, `"token_secret":"`}},
+		{name: "key, name too long", method: "POST", path: "account/?op=create_authorisation_token", form: url.Values{"name": {strings.Repeat("k", 256)}}, status: 400,
+			has: []string{`"name"`}},
 
 		{name: "machines filter by status", method: "GET", path: "machines/?status=deployed&hostname={host}", status: 200, has: []string{`"hostname":"m`, `"status_name":"Deployed"`}},
 		{name: "machines unknown status", method: "GET", path: "machines/?status=sleeping", status: 400, has: []string{`"status"`}},
@@ -60,6 +64,8 @@ func TestHandlers(t *testing.T) {
 			status: 409, has: []string{"Cannot override failed testing", "Deployed", "only a machine in Failed testing"}},
 		{name: "override failed testing, not admin", method: "POST", path: "machines/{id}/?op=override_failed_testing", as: asOwner, status: 403, has: []string{"administrators only"}},
 		{name: "machine network test status", method: "GET", path: "machines/{id}/", status: 200, has: []string{`"network_test_status":-1`, `"network_test_status_name":"Unknown"`}},
+		{name: "machine keys upstream clients read", method: "GET", path: "machines/{id}/", status: 200, has: []string{`"constraints_by_type":{}`,
+			`"enable_kernel_crash_dump":false`, `"ephemeral_deploy":false`, `"is_dpu":false`, `"parent":null`, `"virtualmachine_id":null`}},
 
 		{name: "interfaces", method: "GET", path: "nodes/{id}/interfaces/", status: 200, has: []string{`"mac_address":"02:00:00:00:`}},
 		{name: "interface update on a deployed machine", method: "PUT", path: "nodes/{id}/interfaces/{iid}/", form: url.Values{"link_connected": {"false"}}, status: 200, has: []string{`"link_connected":false`, `"link_speed":0`}},
@@ -91,7 +97,7 @@ func TestHandlers(t *testing.T) {
 
 		{name: "events of a machine", method: "GET", path: "events/?op=query&id={id}", status: 200, has: []string{`"node":"{id}"`}},
 		{name: "events, bad level", method: "GET", path: "events/?op=query&level=LOUD", status: 400, has: []string{`"level"`}},
-		{name: "events, bad limit", method: "GET", path: "events/?op=query&limit=0", status: 400, has: []string{`"limit"`}},
+		{name: "events, bad limit", method: "GET", path: "events/?op=query&limit=1001", status: 400, has: []string{`"limit"`}},
 
 		{name: "config", method: "GET", path: "maas/?op=get_config&name=node_timeout", status: 200, has: []string{"30"}},
 		{name: "config, hyphenated", method: "POST", path: "maas/?op=set_config", form: url.Values{"name": {"node-timeout"}, "value": {"30"}}, status: 200, has: []string{"OK"}},

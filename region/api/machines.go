@@ -541,7 +541,7 @@ func readInterfaces(req *request) (any, error) {
 			return err
 		}
 		ifs, err := tx.Interfaces(m.ID)
-		out = renderInterfaces(m.SystemID, ifs[m.ID])
+		out = renderInterfaces(m, ifs[m.ID])
 		return err
 	})
 	return out, err
@@ -571,7 +571,7 @@ func readInterface(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		out = renderInterfaces(m.SystemID, []store.Interface{*i})[0]
+		out = renderInterfaces(m, []store.Interface{*i})[0]
 		return nil
 	})
 	return out, err
@@ -622,7 +622,7 @@ func updateInterface(req *request) (any, error) {
 		if err := lifecycle.UpdateInterface(tx, m, i, c); err != nil {
 			return err
 		}
-		out = renderInterfaces(m.SystemID, []store.Interface{*i})[0]
+		out = renderInterfaces(m, []store.Interface{*i})[0]
 		return nil
 	})
 	return out, err

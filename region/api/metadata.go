@@ -42,7 +42,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 	}
 	sub := strings.Join(segs[1:], "/")
 	switch {
-	case sub == "" && r.Method == http.MethodGet:
+	case sub == "" && isGet(r):
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			items := []string{"maas-commissioning-scripts", "meta-data"}
 			if len(m.UserData) > 0 || m.Status == wire.NodeCommissioning || m.Status == wire.NodeTesting || m.Status == wire.NodeDeploying {
@@ -52,16 +52,16 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 		})
 	case sub == "" && r.Method == http.MethodPost:
 		s.withNode(w, r, s.metadataOp)
-	case (sub == "maas-scripts" || strings.HasPrefix(sub, "maas-scripts/")) && r.Method == http.MethodGet:
+	case (sub == "maas-scripts" || strings.HasPrefix(sub, "maas-scripts/")) && isGet(r):
 		s.withNode(w, r, s.maasScripts)
-	case sub == "meta-data" && r.Method == http.MethodGet:
+	case sub == "meta-data" && isGet(r):
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			return textResponse("instance-id\nlocal-hostname\nvendor-data\nx509"), nil
 		})
-	case strings.HasPrefix(sub, "meta-data/") && r.Method == http.MethodGet:
+	case strings.HasPrefix(sub, "meta-data/") && isGet(r):
 		key := strings.TrimPrefix(sub, "meta-data/")
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) { return metaData(m, key) })
-	case sub == "user-data" && r.Method == http.MethodGet:
+	case sub == "user-data" && isGet(r):
 		s.withNode(w, r, s.userData)
 	default:
 		writeText(w, http.StatusNotFound, "Not found: "+path)
@@ -328,3 +328,6 @@ func (s *Server) statusWebhook(req *request, m *store.Machine) (any, error) {
 func bunzip2(b []byte, limit int64) ([]byte, error) {
 	return readAtMost(bzip2.NewReader(bytes.NewReader(b)), limit, "inflated file")
 }
+
+// isGet reports a GET or a HEAD (answered as GET; net/http sends the headers alone).
+func isGet(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }

@@ -25,7 +25,7 @@ func (s *Server) routes() []*handler {
 		{name: "AccountHandler", path: "/MAAS/api/2.0/account/", doc: "Manage the caller's API keys.",
 			actions: []*action{
 				{name: "create_authorisation_token", method: "POST", op: "create_authorisation_token", access: authUser,
-					fn: createKey, doc: "Create an API key for the caller.", params: []param{{"name", "Accepted for compatibility."}}},
+					fn: createKey, doc: "Create an API key for the caller.", params: []param{{"name", "A name for the key (default \"MAAS consumer\"), returned and listed with it."}}},
 				{name: "delete_authorisation_token", method: "POST", op: "delete_authorisation_token", access: authUser,
 					fn: deleteKey, doc: "Delete one of the caller's API keys.", params: []param{{"token_key", "The key's token key."}}},
 				{name: "list_authorisation_tokens", method: "GET", op: "list_authorisation_tokens", access: authUser,

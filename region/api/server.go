@@ -163,8 +163,8 @@ func cleanPath(p string) string {
 }
 
 func (s *Server) describe(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		writeText(w, http.StatusMethodNotAllowed, "describe/ answers GET only")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeText(w, http.StatusMethodNotAllowed, "describe/ answers GET and HEAD only")
 		return
 	}
 	// The upstream CLI insists on exactly this content type, without a charset.
@@ -183,13 +183,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	req := &request{s: s, r: r, ctx: r.Context(), params: p, path: vals}
+	// HEAD is answered as GET (net/http sends the headers alone).
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
 	// Who is calling is known from the headers (and the query) before the body is read;
 	// only an urlencoded body that HMAC-SHA1 signs is read first, within the form limit.
 	if err := s.authenticateRequest(req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.token == nil && !h.allows(r.Method, anonymous) {
+	if req.token == nil && !h.allows(method, anonymous) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, "Authentication required: sign the request with an API key (OAuth 1.0, PLAINTEXT or HMAC-SHA1)."))
 		return
 	}
@@ -201,7 +206,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	// access is checked before the body is read.
 	var a *action
 	if op != "" || !hasBody(r) {
-		a = h.find(r.Method, op)
+		a = h.find(method, op)
 	}
 	if a != nil {
 		if err := checkAccess(req, a); err != nil {
@@ -217,7 +222,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		op = pathOp
 	}
 	if a == nil || a.op != op {
-		if a = h.find(r.Method, op); a == nil {
+		if a = h.find(method, op); a == nil {
 			writeText(w, http.StatusBadRequest, "Unrecognised signature: method="+r.Method+" op="+op)
 			return
 		}

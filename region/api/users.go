@@ -99,12 +99,19 @@ func deleteUser(req *request) (any, error) {
 }
 
 func keyJSON(t *store.Token) map[string]any {
-	return map[string]any{"token_key": t.TokenKey, "token_secret": t.TokenSecret, "consumer_key": t.ConsumerKey, "name": ""}
+	return map[string]any{"token_key": t.TokenKey, "token_secret": t.TokenSecret, "consumer_key": t.ConsumerKey, "name": t.Name}
 }
 
 func createKey(req *request) (any, error) {
 	tok := store.NewToken(store.TokenUser)
 	tok.UserID = &req.user.ID
+	tok.Name = strings.TrimSpace(req.params.Get("name"))
+	if tok.Name == "" {
+		tok.Name = store.DefaultKeyName
+	}
+	if len(tok.Name) > 255 {
+		return nil, fieldError("name", "Ensure this value has at most 255 characters.")
+	}
 	if err := req.s.store.Update(req.ctx, func(tx *store.Tx) error { return tx.CreateToken(tok) }); err != nil {
 		return nil, err
 	}
@@ -119,7 +126,7 @@ func listKeys(req *request) (any, error) {
 	})
 	out := []map[string]any{}
 	for i := range toks {
-		out = append(out, map[string]any{"name": "", "token": toks[i].APIKey()})
+		out = append(out, map[string]any{"name": toks[i].Name, "token": toks[i].APIKey()})
 	}
 	return out, err
 }

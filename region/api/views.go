@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"maasgo/region/lifecycle"
@@ -146,7 +147,11 @@ func optString(s string) *string {
 	return &s
 }
 
-func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
+func renderInterfaces(m *store.Machine, ifs []store.Interface) []interfaceJSON {
+	systemID := m.SystemID
+	// As upstream: a deployed machine's addresses are its static links; a commissioned
+	// machine's are what commissioning discovered, beside an address-less auto link.
+	deployed := m.Status == wire.NodeDeployed || m.Status == wire.NodeDeploying
 	children := map[string][]string{}
 	for _, i := range ifs {
 		for _, p := range i.Parents {
@@ -156,13 +161,27 @@ func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
 	out := make([]interfaceJSON, 0, len(ifs))
 	for _, i := range ifs {
 		links := make([]any, 0, len(i.Links))
+		discovered := []any{}
 		for k, l := range i.Links {
-			link := map[string]any{"id": i.ID*100 + int64(k), "mode": l.Mode}
-			if l.Address != "" {
-				link["ip_address"] = l.Address
+			mode := l.Mode
+			if deployed && mode == "auto" && l.Address != "" {
+				mode = "static"
 			}
+			link := map[string]any{"id": i.ID*100 + int64(k), "mode": mode}
+			var subnet map[string]any
 			if l.Subnet != "" {
-				link["subnet"] = map[string]any{"cidr": l.Subnet, "name": l.Subnet, "vlan": defaultVLAN}
+				subnet = subnetJSON(l.Subnet)
+				link["subnet"] = subnet
+			}
+			switch {
+			case l.Address != "" && !deployed && l.Mode == "auto":
+				d := map[string]any{"ip_address": l.Address}
+				if subnet != nil {
+					d["subnet"] = subnet
+				}
+				discovered = append(discovered, d)
+			case l.Address != "":
+				link["ip_address"] = l.Address
 			}
 			links = append(links, link)
 		}
@@ -175,7 +194,7 @@ func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
 		out = append(out, interfaceJSON{
 			SystemID: systemID, ID: i.ID, Name: i.Name, Type: i.Type, VLAN: defaultVLAN, MACAddress: i.MACAddress,
 			Parents: orEmpty(i.Parents), Children: orEmpty(children[i.Name]), Tags: orEmpty(i.Tags),
-			Enabled: i.Enabled, Links: links, Params: params, Discovered: []any{}, EffectiveMTU: i.MTU,
+			Enabled: i.Enabled, Links: links, Params: params, Discovered: discovered, EffectiveMTU: i.MTU,
 			Vendor: optString(i.Vendor), Product: optString(i.Product), FirmwareVersion: optString(i.FirmwareVersion),
 			LinkConnected: i.LinkConnected, InterfaceSpeed: i.InterfaceSpeed, LinkSpeed: i.LinkSpeed,
 			NUMANode: i.NUMANode, SRIOVMaxVF: i.SRIOVMaxVF,
@@ -185,6 +204,16 @@ func renderInterfaces(systemID string, ifs []store.Interface) []interfaceJSON {
 		})
 	}
 	return out
+}
+
+// subnetJSON is the subnet of a link's address (prefix: the address with its prefix length)
+// as upstream names it: by its network, 192.0.2.0/24.
+func subnetJSON(prefix string) map[string]any {
+	cidr := prefix
+	if p, err := netip.ParsePrefix(prefix); err == nil {
+		cidr = p.Masked().String()
+	}
+	return map[string]any{"cidr": cidr, "name": cidr, "vlan": defaultVLAN}
 }
 
 // orEmpty is l, or an empty list, so that JSON has [] rather than null.
@@ -335,14 +364,22 @@ type machineJSON struct {
 	NextSync                     any               `json:"next_sync"`
 	InstallKVM                   bool              `json:"install_kvm"`
 	WorkloadAnnotations          json.RawMessage   `json:"workload_annotations"`
-	ResourceURI                  string            `json:"resource_uri"`
+	// Upstream's keys for what this region does not model: no constraints kept from an
+	// allocation, no kernel crash dumps, no ephemeral deployments, DPUs, parents or VMs.
+	ConstraintsByType     json.RawMessage `json:"constraints_by_type"`
+	EnableKernelCrashDump bool            `json:"enable_kernel_crash_dump"`
+	EphemeralDeploy       bool            `json:"ephemeral_deploy"`
+	IsDPU                 bool            `json:"is_dpu"`
+	Parent                *string         `json:"parent"`
+	VirtualMachineID      *int64          `json:"virtualmachine_id"`
+	ResourceURI           string          `json:"resource_uri"`
 }
 
 var emptyObject = json.RawMessage("{}")
 
 // renderMachine gives a machine's JSON.
 func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
-	ifs := renderInterfaces(m.SystemID, d.Interfaces)
+	ifs := renderInterfaces(m, d.Interfaces)
 	numa := m.NUMANodes
 	if len(numa) == 0 {
 		// Before any inventory: one node with what is known.
@@ -386,8 +423,8 @@ func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 		CurrentTestingResultID:       m.CurrentTestingSet,
 		CurrentInstallationResultID:  m.CurrentInstallationSet,
 		EnableHWSync:                 m.EnableHWSync, LastSync: formatTime(m.LastSync), InstallKVM: m.InstallKVM,
-		WorkloadAnnotations: emptyObject,
-		ResourceURI:         fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
+		WorkloadAnnotations: emptyObject, ConstraintsByType: emptyObject,
+		ResourceURI: fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
 	}
 	for k := range ifs {
 		if m.BootInterfaceID != nil && ifs[k].ID == *m.BootInterfaceID {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +68,15 @@ func targets(v string) (any, error) {
 	return v, nil
 }
 
+// httpURL accepts an http:// or https:// URL with a host.
+func httpURL(v string) (any, error) {
+	u, err := url.Parse(strings.TrimSpace(v))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL with a host", v)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
 func choice(opts ...string) func(string) (any, error) {
 	return func(v string) (any, error) {
 		for _, o := range opts {
@@ -88,6 +98,7 @@ func duration(v string) (any, error) {
 
 var settings = []*Setting{
 	{Name: "maas_name", Default: "maas", Doc: "The name of this region.", check: text},
+	{Name: "maas_url", Default: "", Doc: "The URL machines and clients reach the region at; maas-region serve records it when it starts, user-data uses it.", check: httpURL},
 	{Name: "node_timeout", Default: int64(30), Doc: "Minutes a commissioning, testing or deploying machine may stay silent before it is marked failed.", check: intRange(1, 60*24*7)},
 	{Name: "max_node_commissioning_results", Default: int64(10), Doc: "Commissioning script sets kept per machine.", check: intRange(1, 1000)},
 	{Name: "max_node_testing_results", Default: int64(10), Doc: "Testing script sets kept per machine.", check: intRange(1, 1000)},

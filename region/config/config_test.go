@@ -47,6 +47,9 @@ func TestSetGet(t *testing.T) {
 			{"network_test_url", " ", false},
 			{"network_test_url", "http://a/,,10.0.0.2", false},
 			{"network_test_url", "http://a/ b", false},
+			{"maas_url", "http://10.0.0.2:5240/MAAS/", true},
+			{"maas_url", "10.0.0.2:5240", false},
+			{"maas_url", "ftp://10.0.0.2/", false},
 		} {
 			if err := Set(tx, tc.name, tc.value); (err == nil) != tc.ok {
 				t.Errorf("Set(%s=%s) = %v; want ok=%v", tc.name, tc.value, err, tc.ok)

@@ -24,8 +24,10 @@ const (
 )
 
 // applyReported reads the inventory, the kernel command line and the neighbours when their
-// scripts pass, for every result a signal stores. An inventory or neighbours the region
-// cannot use fails its result, which fails the commissioning, and says why in an event.
+// scripts pass, for every result a signal stores; the inventory and the modaliases add the
+// for_hardware scripts that now match to a commissioning (forhardware.go). An inventory or
+// neighbours the region cannot use fails its result, which fails the commissioning, and
+// says why in an event.
 func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
 	if r.Status != wire.ScriptPassed {
 		return nil
@@ -43,8 +45,13 @@ func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error 
 		if err := reapplyNeighbours(tx, m); err != nil {
 			return err
 		}
-		return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Hardware", Description: fmt.Sprintf(
-			"%d CPUs, %d MiB, %d disks, %d interfaces", facts.CPUCount, facts.Memory, len(facts.BlockDevices), len(facts.Interfaces))})
+		if err := tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Hardware", Description: fmt.Sprintf(
+			"%d CPUs, %d MiB, %d disks, %d interfaces", facts.CPUCount, facts.Memory, len(facts.BlockDevices), len(facts.Interfaces))}); err != nil {
+			return err
+		}
+		return addForHardware(tx, m) // scripts for the system and mainboard now known
+	case ModaliasesScript:
+		return addForHardware(tx, m) // scripts for the devices now known (forhardware.go)
 	case CmdlineScript:
 		mac := inventory.BootIFMAC(string(out))
 		if mac == "" {
@@ -195,6 +202,35 @@ func mergeTags(derived, user []string) []string {
 	return out
 }
 
+// moveInterface takes interface i from the machine that holds it, for machine to: the old
+// holder loses it (and its boot interface, if it was that), and both get a WARNING event
+// naming the interface, its MAC and the other machine.
+func moveInterface(tx *store.Tx, i *store.Interface, to *store.Machine) error {
+	from, err := tx.MachineByID(i.NodeID)
+	if err != nil {
+		return fmt.Errorf("move interface %s: %w", i.MACAddress, err)
+	}
+	if err := tx.DeleteInterface(i.ID); err != nil {
+		return err
+	}
+	if from.BootInterfaceID != nil && *from.BootInterfaceID == i.ID {
+		from.BootInterfaceID = nil
+		if err := tx.UpdateMachine(from); err != nil {
+			return err
+		}
+	}
+	for _, e := range []store.Event{
+		{NodeID: from.ID, Description: fmt.Sprintf("%s (%s) moved to %s (%s), which reported it", i.Name, i.MACAddress, to.Hostname, to.SystemID)},
+		{NodeID: to.ID, Description: fmt.Sprintf("%s (%s) moved here from %s (%s)", i.Name, i.MACAddress, from.Hostname, from.SystemID)},
+	} {
+		e.Type, e.Level = "Interface moved", "WARNING"
+		if err := tx.AddEvent(&e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface) error {
 	all, err := tx.Interfaces(m.ID)
 	if err != nil {
@@ -226,10 +262,13 @@ func applyInterfaces(tx *store.Tx, m *store.Machine, found []inventory.Interface
 			was = &c
 		}
 		if cur == nil {
-			// A physical MAC another machine holds cannot be added twice: leave it out.
+			// A physical MAC another machine holds moves to this machine, which has the card
+			// now, as upstream moves it; both machines' events say so.
 			if f.Type == "physical" && f.MACAddress != "" {
 				if other, err := tx.InterfaceByMAC(f.MACAddress); err == nil && other.NodeID != m.ID {
-					continue
+					if err := moveInterface(tx, other, m); err != nil {
+						return err
+					}
 				} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return err
 				}

@@ -339,6 +339,9 @@ type DeployOptions struct {
 	EnableHWSync bool
 }
 
+// InstallLog is the name of the installation's result: the log the machine uploads.
+const InstallLog = wire.InstallLog
+
 // Deploy starts deploying m for user. A READY machine is allocated to the user first, as
 // upstream does; otherwise the machine must be ALLOCATED (or have failed deployment) and be
 // the user's, unless the user is an administrator.
@@ -361,6 +364,12 @@ func Deploy(tx *store.Tx, m *store.Machine, user *store.User, opts DeployOptions
 	// The installation's results (and its heartbeat for node_timeout) go into a new set.
 	set, err := newSet(tx, m, wire.ResultInstallation, nil, nil, nil)
 	if err != nil {
+		return err
+	}
+	// The installation's log is a result of its own, pending until the machine uploads it
+	// (as upstream's curtin does), so clients find it from the start.
+	if err := tx.CreateScriptResult(&store.ScriptResult{SetID: set.ID, ScriptName: InstallLog, Status: wire.ScriptPending,
+		Parameters: []byte("{}")}); err != nil {
 		return err
 	}
 	m.CurrentInstallationSet = &set.ID

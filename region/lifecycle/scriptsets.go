@@ -429,7 +429,18 @@ func StartCommissioning(tx *store.Tx, m *store.Machine, opts CommissionOptions, 
 	if err != nil {
 		return err
 	}
-	cset, err := newSet(tx, m, wire.ResultCommissioning, cs, opts.Params, nil)
+	// Scripts for hardware the machine is not known to have are left out; the commissioning
+	// keeps the tags it asked for to add them once the modaliases and the inventory show it.
+	hw, err := KnownHardware(tx, m)
+	if err != nil {
+		return err
+	}
+	cs, ts = forHardwareOnly(hw, cs), forHardwareOnly(hw, ts)
+	tags, err := requestedTags(tx, opts.CommissioningScripts)
+	if err != nil {
+		return err
+	}
+	cset, err := newSet(tx, m, wire.ResultCommissioning, cs, opts.Params, tags)
 	if err != nil {
 		return err
 	}
@@ -464,7 +475,11 @@ func StartTesting(tx *store.Tx, m *store.Machine, named []string, in ParamInputs
 	if err != nil {
 		return err
 	}
-	if len(ts) == 0 {
+	hw, err := KnownHardware(tx, m)
+	if err != nil {
+		return err
+	}
+	if ts = forHardwareOnly(hw, ts); len(ts) == 0 {
 		return fieldErrorf("testing_scripts", "No testing scripts selected.")
 	}
 	if m.Status == wire.NodeDeployed {

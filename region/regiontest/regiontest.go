@@ -50,7 +50,9 @@ func Build(t testing.TB, pkg string) string {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "maasgo-test-bin")
+	// One directory per checkout: two checkouts testing side by side must not run each
+	// other's builds.
+	dir := filepath.Join(cache, "maasgo-test-bin", checkoutKey())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("make build directory: %v", err)
 	}
@@ -70,6 +72,26 @@ func Build(t testing.TB, pkg string) string {
 	}
 	built.bins[pkg] = out
 	return out
+}
+
+// checkoutKey names the checkout the test runs in: a short hash of its module root (the
+// directory holding go.mod above the working directory).
+func checkoutKey() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "unknown"
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			dir = d
+			break
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:6])
 }
 
 // Region is a running maas-region.

@@ -185,7 +185,16 @@ func (t *Tx) UpdateMachine(m *Machine) error {
 	if err != nil {
 		return err
 	}
-	if err := t.updateRow("machines", m.ID, machineColumns, vals); err != nil {
+	// status_message is the newest event's (AddEvent writes it): a machine read before an
+	// event and written after it must not put the older message back.
+	cols := make([]string, 0, len(machineColumns))
+	kept := make([]any, 0, len(vals))
+	for i, c := range machineColumns {
+		if c != "status_message" {
+			cols, kept = append(cols, c), append(kept, vals[i])
+		}
+	}
+	if err := t.updateRow("machines", m.ID, cols, kept); err != nil {
 		return fmt.Errorf("update machine %s: %w", m.SystemID, err)
 	}
 	return nil
@@ -298,13 +307,18 @@ func (t *Tx) AddEvent(e *Event) error {
 
 // EventFilter selects events.
 type EventFilter struct {
-	NodeIDs []int64
-	Level   string // minimum level; "" means all
-	AfterID int64
-	Limit   int
+	NodeIDs  []int64
+	Level    string // minimum level; "" means all
+	AfterID  int64
+	BeforeID int64
+	Username string // "" means any
+	Limit    int
+	// OldestFirst lists the oldest events first (the oldest after AfterID, with Limit);
+	// else the newest come first.
+	OldestFirst bool
 }
 
-// Events lists events, newest first.
+// Events lists events, newest first unless f.OldestFirst.
 func (t *Tx) Events(f EventFilter) ([]Event, error) {
 	var where []string
 	var args []any
@@ -324,11 +338,23 @@ func (t *Tx) Events(f EventFilter) ([]Event, error) {
 		where = append(where, "id > ?")
 		args = append(args, f.AfterID)
 	}
+	if f.BeforeID > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.BeforeID)
+	}
+	if f.Username != "" {
+		where = append(where, "username = ?")
+		args = append(args, f.Username)
+	}
 	q := `SELECT id, node_id, type, level, description, username, created FROM events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC"
+	if f.OldestFirst {
+		q += " ORDER BY id"
+	} else {
+		q += " ORDER BY id DESC"
+	}
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}

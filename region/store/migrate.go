@@ -240,6 +240,9 @@ ALTER TABLE script_results ADD COLUMN interface_speed BIGINT;
 	{6, "vlan ids of interfaces", `
 ALTER TABLE interfaces ADD COLUMN vid INTEGER;
 `},
+	{7, "names of API keys", `
+ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

@@ -31,8 +31,13 @@ type Token struct {
 	ConsumerSecret string
 	TokenKey       string
 	TokenSecret    string
-	Created        time.Time
+	// Name is an API key's name (upstream's consumer name), "" for a machine's token.
+	Name    string
+	Created time.Time
 }
+
+// DefaultKeyName is the name of an API key made without one, as upstream names its consumers.
+const DefaultKeyName = "MAAS consumer"
 
 // APIKey renders the token as "consumer_key:token_key:token_secret".
 func (t *Token) APIKey() string { return t.ConsumerKey + ":" + t.TokenKey + ":" + t.TokenSecret }
@@ -115,12 +120,16 @@ func RandomString(n int, alphabet string) string {
 // NewToken makes fresh keys of upstream's sizes (18:18:32, alphanumeric) with an empty
 // consumer secret, as upstream's API and node consumers have.
 func NewToken(kind string) *Token {
-	return &Token{
+	tok := &Token{
 		Kind:        kind,
 		ConsumerKey: RandomString(18, keyAlphabet),
 		TokenKey:    RandomString(18, keyAlphabet),
 		TokenSecret: RandomString(32, keyAlphabet),
 	}
+	if kind == TokenUser {
+		tok.Name = DefaultKeyName
+	}
+	return tok
 }
 
 // CreateToken stores tok and sets its ID.
@@ -128,9 +137,9 @@ func (t *Tx) CreateToken(tok *Token) error {
 	if tok.Created.IsZero() {
 		tok.Created = time.Now()
 	}
-	id, err := t.insert(`INSERT INTO tokens (kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		tok.Kind, nullInt(tok.UserID), nullInt(tok.NodeID), tok.ConsumerKey, tok.ConsumerSecret, tok.TokenKey, tok.TokenSecret, micros(tok.Created))
+	id, err := t.insert(`INSERT INTO tokens (kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, name, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tok.Kind, nullInt(tok.UserID), nullInt(tok.NodeID), tok.ConsumerKey, tok.ConsumerSecret, tok.TokenKey, tok.TokenSecret, tok.Name, micros(tok.Created))
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
@@ -138,12 +147,12 @@ func (t *Tx) CreateToken(tok *Token) error {
 	return nil
 }
 
-const tokenCols = `id, kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, created`
+const tokenCols = `id, kind, user_id, node_id, consumer_key, consumer_secret, token_key, token_secret, name, created`
 
 func scanToken(sc scanner) (*Token, error) {
 	var tok Token
 	var uid, nid, created = nullInt(nil), nullInt(nil), int64(0)
-	if err := sc.Scan(&tok.ID, &tok.Kind, &uid, &nid, &tok.ConsumerKey, &tok.ConsumerSecret, &tok.TokenKey, &tok.TokenSecret, &created); err != nil {
+	if err := sc.Scan(&tok.ID, &tok.Kind, &uid, &nid, &tok.ConsumerKey, &tok.ConsumerSecret, &tok.TokenKey, &tok.TokenSecret, &tok.Name, &created); err != nil {
 		return nil, err
 	}
 	tok.UserID, tok.NodeID, tok.Created = fromNullInt(uid), fromNullInt(nid), fromMicros(created)
