@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +22,39 @@ const DefaultConfigPath = "/etc/cloud/cloud.cfg.d/91_kernel_cmdline_url.cfg"
 
 // DefaultAPIVersion is the metadata API version the clients use.
 const DefaultAPIVersion = "2012-03-01"
+
+// CredsFileName is the config the commissioning user data writes into its directory
+// (/tmp/user_data.sh.XXXXXX/creds.yaml, mode 0600) and starts the runner with.
+const CredsFileName = "creds.yaml"
+
+// ConfigSearchPath lists, in order, where a runner given neither --config nor --url looks for
+// its config: the user data's CredsFileName in the storage directory, then in the parent of
+// the directory of the binary self (the user data's bin/), then DefaultConfigPath. Both
+// directories come from the command line and the running binary, never from a request.
+// Empty arguments and system directories are skipped, and no path is listed twice.
+func ConfigSearchPath(storage, self string) []string {
+	var out []string
+	add := func(p string) {
+		for _, q := range out {
+			if q == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	if storage != "" {
+		add(filepath.Join(filepath.Clean(storage), CredsFileName))
+	}
+	if self != "" && filepath.IsAbs(self) {
+		switch dir := filepath.Dir(filepath.Dir(self)); dir {
+		case "/", "/usr", "/usr/local", "/opt":
+		default:
+			add(filepath.Join(dir, CredsFileName))
+		}
+	}
+	add(DefaultConfigPath)
+	return out
+}
 
 // Config is what the runner needs to reach the region: the settings of the cloud-init MAAS
 // datasource (protocol.md §2.4), read by ParseConfig from the keys metadata_url,

@@ -11,6 +11,22 @@ fi
 if [ -n "${MAAS_TEST_POSTGRES_URL:-}" ]; then
 	export MAAS_TEST_REQUIRE_POSTGRES=1
 fi
+# region/userdata's test reads the deploy user data with cloud-init's own code: install
+# Debian's cloud-init when no python3 imports it and root has apt. Installing starts no
+# service (its units run at boot); cloud-init.disabled keeps it from running at the next boot
+# of a machine that did not have it.
+if ! python3 -c 'import cloudinit' 2>/dev/null && ! /usr/bin/python3 -c 'import cloudinit' 2>/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "== installing cloud-init with apt"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends cloud-init >/dev/null
+		mkdir -p /etc/cloud
+		touch /etc/cloud/cloud-init.disabled
+	else
+		echo "== cloud-init is not installed and cannot be installed here (need root and apt): its user data test skips"
+	fi
+fi
 echo "== go vet, gofmt, go mod tidy, staticcheck"
 hack/lint.sh
 echo "== go test (PostgreSQL: ${MAAS_TEST_POSTGRES_URL:-not used})"

@@ -62,7 +62,7 @@ func runResume(cmd *cobra.Command, o resumeOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	ep, err := savedEndpoint(cmd, &o.conn, info, o.noSend || info.NoSend)
+	ep, err := savedEndpoint(cmd, &o.conn, storage, info, o.noSend || info.NoSend)
 	if err != nil {
 		return err
 	}
@@ -77,15 +77,29 @@ func runResume(cmd *cobra.Command, o resumeOpts, args []string) error {
 	return err
 }
 
-// savedEndpoint is the endpoint saved with a run, with whatever the flags give instead.
-func savedEndpoint(cmd *cobra.Command, o *connOpts, info agent.RunInfo, offline bool) (agent.Endpoint, error) {
+// savedEndpoint is the endpoint saved with a run, with whatever the flags give instead. A run
+// saved without a region or credentials (a --no-send run that found no config) takes those
+// of the config the user data left (agent.ConfigSearchPath for storage).
+func savedEndpoint(cmd *cobra.Command, o *connOpts, storage string, info agent.RunInfo, offline bool) (agent.Endpoint, error) {
 	ep := info.Endpoint
-	if !o.given(cmd.Flags()) {
+	given := o.given(cmd.Flags())
+	if !given && ep.MetadataURL != "" && ep.TokenSecret != "" {
 		return ep, nil
 	}
+	o.storage = storage
 	flags, err := o.endpoint(cmdContext(cmd), cmd.Flags(), offline, cmd.OutOrStdout())
 	if err != nil {
 		return ep, err
+	}
+	if !given {
+		// Only what the run lacks comes from the config found.
+		if ep.MetadataURL == "" {
+			ep.MetadataURL = flags.MetadataURL
+		}
+		if ep.TokenSecret == "" {
+			ep.Credentials = flags.Credentials
+		}
+		return ep, nil
 	}
 	if flags.MetadataURL != "" {
 		ep.MetadataURL = flags.MetadataURL

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,6 +36,11 @@ type connOpts struct {
 	tsec   string
 	csec   string
 	apiver string
+	// storage is the storage directory whose user-data config endpoint looks for.
+	storage string
+	// searched are the configs endpoint looked for and did not find, for the error that
+	// says where it looked.
+	searched []string
 }
 
 func (o *connOpts) addFlags(fl *pflag.FlagSet, configDefault string) {
@@ -57,24 +64,30 @@ func (o *connOpts) given(fl *pflag.FlagSet) bool {
 }
 
 // endpoint resolves the flags and the config file into an endpoint: values on the command
-// line win over the file's. The default config file may be missing; one named on the command
-// line may not. offline skips a config that would be downloaded.
+// line win over the file's. Without --config it reads the first config of
+// agent.ConfigSearchPath that exists: the creds.yaml the user data left in the storage
+// directory or beside the binary's bin/, else the ephemeral environment's default. A config
+// named on the command line must exist. offline skips a config that would be downloaded.
 func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool, out io.Writer) (agent.Endpoint, error) {
 	cfg := agent.Config{MetadataURL: o.url, Credentials: wire.Credentials{ConsumerKey: o.ckey, TokenKey: o.tkey, TokenSecret: o.tsec, ConsumerSecret: o.csec}}
-	if o.config != "" {
-		remote := strings.HasPrefix(o.config, "http://") || strings.HasPrefix(o.config, "https://")
-		_, statErr := os.Stat(strings.TrimPrefix(o.config, "file://"))
-		switch {
-		case remote && offline:
-			fmt.Fprintf(out, "--no-send makes no network request: the config %s is not read\n", o.config)
-		case !remote && errors.Is(statErr, os.ErrNotExist) && !fl.Changed("config"):
-		default:
-			fileCfg, err := agent.LoadConfig(ctx, client.NewHTTPClient(client.Options{Idle: agent.DefaultIdleTimeout}), o.config)
-			if err != nil {
-				return agent.Endpoint{}, err
-			}
-			cfg.Fill(fileCfg)
+	o.searched = nil
+	for _, loc := range o.configs(fl) {
+		remote := strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
+		_, statErr := os.Stat(strings.TrimPrefix(loc, "file://"))
+		if remote && offline {
+			fmt.Fprintf(out, "--no-send --no-download makes no network request: the config %s is not read\n", loc)
+			break
 		}
+		if !remote && errors.Is(statErr, os.ErrNotExist) && !fl.Changed("config") {
+			o.searched = append(o.searched, loc)
+			continue
+		}
+		fileCfg, err := agent.LoadConfig(ctx, client.NewHTTPClient(client.Options{Idle: agent.DefaultIdleTimeout}), loc)
+		if err != nil {
+			return agent.Endpoint{}, err
+		}
+		cfg.Fill(fileCfg)
+		break
 	}
 	ep := agent.Endpoint{Credentials: cfg.Credentials}
 	if cfg.MetadataURL != "" {
@@ -87,11 +100,27 @@ func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool
 	return ep, nil
 }
 
-// checkSendable says why the runner cannot report to ep.
-func checkSendable(ep agent.Endpoint) error {
+// configs are the config locations endpoint tries, in order: the one --config names (none
+// for --config ""), or the search path for the storage directory and this binary.
+func (o *connOpts) configs(fl *pflag.FlagSet) []string {
+	if fl.Changed("config") {
+		if o.config == "" {
+			return nil
+		}
+		return []string{o.config}
+	}
+	self, _ := os.Executable()
+	return agent.ConfigSearchPath(o.storage, self)
+}
+
+// checkSendable says why the runner cannot report to ep; searched are the configs looked
+// for and not found.
+func checkSendable(ep agent.Endpoint, searched ...string) error {
 	switch {
+	case ep.MetadataURL == "" && len(searched) > 0:
+		return fmt.Errorf("no metadata URL: no config in %s: give --url or --config FILE (or --no-send --no-download)", strings.Join(searched, ", "))
 	case ep.MetadataURL == "":
-		return errors.New("no metadata URL: give --url or a --config with metadata_url (or --no-send)")
+		return errors.New("no metadata URL: give --url or a --config with metadata_url (or --no-send --no-download)")
 	case ep.TokenSecret == "" || ep.TokenKey == "" || ep.ConsumerKey == "":
 		return errors.New("no machine credentials (consumer key, token key and token secret): this runner does not enlist machines; give the credentials or use --no-send")
 	}
@@ -167,7 +196,7 @@ uploads results kept with --no-send.`,
 	o.conn.addFlags(fl, agent.DefaultConfigPath)
 	o.retry.addFlags(fl)
 	fl.BoolVar(&o.noDownload, "no-download", false, "run the scripts already in STORAGE_DIR (all of them) instead of downloading them")
-	fl.BoolVar(&o.noSend, "no-send", false, "make no network request: keep the results in the journal (see send)")
+	fl.BoolVar(&o.noSend, "no-send", false, "send nothing (no heartbeat, no signal): download the scripts again (unless --no-download), run them all and keep the results in the journal for send")
 	fl.StringVar(&o.maxOutput, "max-output", "16MiB", "keep at most `SIZE` of each output file (its head and tail); 0 keeps everything")
 	fl.DurationVar(&o.timeoutGrace, "timeout-grace", 0, "let a script run this much past its timeout before it is killed (upstream: 5m)")
 	fl.StringVar(&o.machineRoot, "machine-root", "", "read /sys, /dev, /run/udev and /etc below `DIR` (a machine tree) to resolve devices")
@@ -187,9 +216,21 @@ func runRun(cmd *cobra.Command, o runOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	ep, err := o.conn.endpoint(ctx, cmd.Flags(), o.noSend, out)
+	if err := o.retry.check(); err != nil {
+		return err
+	}
+	o.conn.storage = storage
+	ep, err := o.conn.endpoint(ctx, cmd.Flags(), o.noSend && o.noDownload, out)
 	if err != nil {
 		return err
+	}
+	if !o.noSend || !o.noDownload {
+		if err := checkSendable(ep, o.conn.searched...); err != nil {
+			if o.noSend {
+				return fmt.Errorf("--no-send downloads the scripts again: %w", err)
+			}
+			return err
+		}
 	}
 	a, err := newAgent(cmd, storage, ep, o.noSend, o.retry, o.machineRoot)
 	if err != nil {
@@ -198,11 +239,107 @@ func runRun(cmd *cobra.Command, o runOpts, args []string) error {
 	a.NoDownload = o.noDownload
 	a.MaxOutput = maxOutput
 	a.TimeoutGrace = o.timeoutGrace
+	if o.noSend && !o.noDownload {
+		// As the guide says: download again, run everything, send nothing. The agent's
+		// NoSend makes no request at all, so the download is done here, with the agent
+		// then running what it fetched.
+		ok, err := downloadScripts(ctx, a, ep, o.retry)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintf(out, "The region has no scripts for this machine now (204 No Content): nothing to run; --no-download runs those already in %s.\n", storage)
+			return nil
+		}
+		a.NoDownload = true
+	}
 	if err := agent.Prioritize(); err != nil {
 		a.Log.Debug("runner priority not raised", "error", err)
 	}
-	_, err = a.Run(ctx)
+	sum, err := a.Run(ctx)
+	if o.noSend && sum.RunID != "" {
+		if ep.MetadataURL != "" {
+			fmt.Fprintf(out, "The kept results are for the region at %s (recorded in %s).\n", ep.MetadataURL, filepath.Join(agent.RunDir(storage, sum.RunID), "run.json"))
+		} else {
+			fmt.Fprintf(out, "No region is known for the kept results: send needs --config FILE, or --url and the credentials.\n")
+		}
+	}
 	return err
+}
+
+// errReader remembers the error of the reader it wraps, to tell a broken download from a
+// malformed archive.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
+// downloadScripts fetches and extracts the region's scripts into a's storage directory for
+// run --no-send, retrying a failed request or a broken transfer with a's backoff until
+// --give-up-after (a refused token twice in a row stops it). ok is false when the region
+// has nothing to run (204). It sends nothing.
+func downloadScripts(ctx context.Context, a *agent.Agent, ep agent.Endpoint, retry retryOpts) (ok bool, err error) {
+	region := agent.NewRegion(ep, retry.idleTimeout)
+	scripts := filepath.Join(a.StorageDir, "scripts")
+	fmt.Fprintf(a.Out, "Downloading and extracting %smaas-scripts to %s (--no-send: nothing is sent)\n", ep.MetadataURL, scripts)
+	first, refused := time.Now(), 0
+	for attempt := 1; ; attempt++ {
+		body, ok, err := region.Scripts(ctx)
+		if err == nil {
+			if !ok {
+				return false, nil
+			}
+			er := &errReader{r: body}
+			err = agent.ExtractScripts(er, scripts, filepath.Join(a.StorageDir, "config"))
+			body.Close()
+			if err == nil {
+				return true, nil
+			}
+			if er.err == nil {
+				return false, fmt.Errorf("refused the scripts from %s: %w", ep.MetadataURL, err)
+			}
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		var he *agent.HTTPError
+		if errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized {
+			// The first 401 taught the signer the region's clock; a second one refuses the
+			// credentials themselves.
+			if refused++; refused >= 2 {
+				return false, fmt.Errorf("%w: %w", agent.ErrUnauthorized, err)
+			}
+			continue
+		}
+		if retry.giveUpAfter > 0 && time.Since(first) >= retry.giveUpAfter {
+			return false, fmt.Errorf("download scripts from %s: gave up after %s: %w", ep.MetadataURL, retry.giveUpAfter, err)
+		}
+		d := agent.DefaultBackoff.Delay(attempt)
+		a.Log.Warn("download scripts failed; retrying", "error", err, "in", d.Round(time.Millisecond))
+		if err := sleepContext(ctx, d); err != nil {
+			return false, err
+		}
+	}
+}
+
+// sleepContext waits d or until ctx ends.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // newAgent builds an agent for storage and ep with the process's defaults.
@@ -214,7 +351,7 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 		StorageDir:  storage,
 		Roots:       collectors.HostRoots(),
 		Endpoint:    ep,
-		Out:         cmd.OutOrStdout(),
+		Out:         selfNamer{w: cmd.OutOrStdout(), name: selfName()},
 		Log:         slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 		GiveUpAfter: retry.giveUpAfter,
 		IdleTimeout: retry.idleTimeout,
@@ -237,6 +374,47 @@ func newAgent(cmd *cobra.Command, storage string, ep agent.Endpoint, noSend bool
 		a.Region = agent.NewRegion(ep, retry.idleTimeout)
 	}
 	return a, nil
+}
+
+// selfName is the command that starts this binary again as it was started: os.Args[0] as
+// given (made absolute when it is a path, so that it works from any directory), quoted for
+// sh. The user data's runner is /tmp/user_data.sh.XXXXXX/bin/maas-run-remote-scripts, which
+// is on no PATH.
+func selfName() string {
+	name := os.Args[0]
+	if strings.Contains(name, "/") {
+		if abs, err := filepath.Abs(name); err == nil {
+			name = abs
+		}
+	}
+	return shQuote(name)
+}
+
+// shQuote quotes s for sh when it needs it.
+func shQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+:=@%,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// selfNamer rewrites the commands the agent suggests ("`maas-run-scripts send DIR`") to
+// name this binary as it was started, so that they run as printed. The agent writes each
+// line with one Write.
+type selfNamer struct {
+	w    io.Writer
+	name string
+}
+
+func (s selfNamer) Write(p []byte) (int, error) {
+	const hint = "`maas-run-scripts "
+	if s.name == "maas-run-scripts" || !bytes.Contains(p, []byte(hint)) {
+		return s.w.Write(p)
+	}
+	if _, err := s.w.Write(bytes.ReplaceAll(p, []byte(hint), []byte("`"+s.name+" "))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func cmdContext(cmd *cobra.Command) context.Context {

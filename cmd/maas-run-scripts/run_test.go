@@ -109,10 +109,10 @@ func TestRunAndSendCLI(t *testing.T) {
 		t.Errorf("MAAS_RUN_SCRIPTS=%q; want %q", got, self)
 	}
 
-	// --no-send on the same storage directory against another region: no connection, then
-	// send delivers.
+	// --no-send --no-download on the same storage directory against another region: no
+	// connection, then send delivers.
 	other := agenttest.NewFake(t)
-	if _, err := execCLI(t, append([]string{"run", "--no-send"}, append(connArgs(other), storage)...)...); !errors.Is(err, agent.ErrScriptsFailed) {
+	if _, err := execCLI(t, append([]string{"run", "--no-send", "--no-download"}, append(connArgs(other), storage)...)...); !errors.Is(err, agent.ErrScriptsFailed) {
 		t.Fatalf("run --no-send: %v", err)
 	}
 	if n := other.Connections(); n != 0 {

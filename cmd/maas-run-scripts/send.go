@@ -61,11 +61,11 @@ func runSend(cmd *cobra.Command, o sendOpts, args []string) error {
 		GiveUpAfter: o.retry.giveUpAfter,
 	}
 	reports, err := a.Send(ctx, func(info agent.RunInfo) (agent.Region, error) {
-		ep, err := savedEndpoint(cmd, &o.conn, info, false)
+		ep, err := savedEndpoint(cmd, &o.conn, storage, info, false)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkSendable(ep); err != nil {
+		if err := checkSendable(ep, o.conn.searched...); err != nil {
 			return nil, err
 		}
 		return agent.NewRegion(ep, o.retry.idleTimeout), nil

@@ -1,17 +1,22 @@
 // Package userdata renders what a machine runs when it boots for the region: for
 // commissioning and testing, a shell script that fetches the agent, checks its SHA-256, writes
-// the machine's credentials and runs the scripts; for a deployment, cloud-config that reports
-// the end of the installation, with the user's own user data beside it.
+// the machine's credentials and runs the scripts; for a deployment, a report of the end of the
+// installation that cloud-init runs after the user's own user data, which it keeps.
 package userdata
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"mime/multipart"
+	"net/mail"
 	"net/textproto"
 	"sort"
 	"strings"
 	"text/template"
+	"unicode/utf8"
 
 	"maasgo/region/store"
 	"maasgo/wire"
@@ -112,6 +117,8 @@ main() {
 	got=$(sha256 "$BIN")
 	[ "$got" = "$sum" ] || fail "the agent's SHA-256 is $got, not the region's $sum: refusing to run it"
 	chmod 755 "$BIN"
+	# creds.yaml stays: the guide's debug commands ($TEMP_D/bin/maas-run-remote-scripts
+	# [--no-download] [--no-send] $TEMP_D) find it there without --config.
 	(
 		umask 077
 		cat >"$TEMP_D/creds.yaml" <<'CREDS'
@@ -222,26 +229,60 @@ func Commissioning(in Input) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-var deployTmpl = template.Must(template.New("deploy").Parse(`#cloud-config
+// deployReportTmpl is the shell that reports the end of a deployment to the region, as
+// cloud-init's own webhook reporter does for upstream's region: the finish event of
+// modules-final.
+var deployReportTmpl = template.Must(template.New("report").Parse(`now=$(date +%s)
+auth="OAuth oauth_nonce=\"$now$$\", oauth_timestamp=\"$now\", oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", oauth_consumer_key=\"{{.ConsumerKey}}\", oauth_token=\"{{.TokenKey}}\", oauth_signature=\"%26{{.TokenSecret}}\""
+body='{"event_type": "finish", "origin": "cloudinit", "name": "modules-final", "description": "deployment finished", "result": "SUCCESS"}'
+url='{{.URL}}/metadata/status/{{.SystemID}}'
+if command -v curl >/dev/null 2>&1; then
+  curl -fsS -X POST -H "Authorization: $auth" -H "Content-Type: application/json" --data "$body" "$url"
+else
+  wget -q -O /dev/null --header="Authorization: $auth" --header="Content-Type: application/json" --post-data="$body" "$url"
+fi
+`))
+
+// deployTmpl is the deployment's user data when the user gave none: nothing can merge with
+// its runcmd (vendor data ranks below user data).
+var deployTmpl = template.Must(template.New("deploy").Funcs(template.FuncMap{"indent": indentLines}).Parse(`#cloud-config
 # MAAS: report the end of the deployment of {{.Hostname}} ({{.SystemID}}).
 runcmd:
   - - sh
     - -c
     - |
-      now=$(date +%s)
-      auth="OAuth oauth_nonce=\"$now$$\", oauth_timestamp=\"$now\", oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", oauth_consumer_key=\"{{.ConsumerKey}}\", oauth_token=\"{{.TokenKey}}\", oauth_signature=\"%26{{.TokenSecret}}\""
-      body='{"event_type": "finish", "origin": "cloudinit", "name": "modules-final", "description": "deployment finished", "result": "SUCCESS"}'
-      url='{{.URL}}/metadata/status/{{.SystemID}}'
-      if command -v curl >/dev/null 2>&1; then
-        curl -fsS -X POST -H "Authorization: $auth" -H "Content-Type: application/json" --data "$body" "$url"
-      else
-        wget -q -O /dev/null --header="Authorization: $auth" --header="Content-Type: application/json" --post-data="$body" "$url"
-      fi
-`))
+{{indent "      " .Report}}`))
+
+// deployScriptTmpl is the report as a user script, for when the user gave user data:
+// cloud-init never merges a text/x-shellscript part, and its scripts-user module (the one
+// that also runs runcmd) runs the scripts by name, this one after "runcmd" and the user's.
+var deployScriptTmpl = template.Must(template.New("deploy-script").Parse(`#!/bin/sh
+# MAAS: report the end of the deployment of {{.Hostname}} ({{.SystemID}}), after runcmd and
+# the user's own scripts.
+{{.Report}}`))
+
+// deployScriptName is the report script's file name in cloud-init's scripts directory, where
+// scripts-user runs the files in Python's sorted order: "zzzz" puts it after "runcmd",
+// "part-NNN", "user-data" and any name users give their scripts but a few. It is made of
+// characters cloud-init's clean_filename keeps.
+const deployScriptName = "zzzz-maas-deployment-finished"
+
+// indentLines prefixes each non-empty line of s.
+func indentLines(prefix, s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
+}
 
 // Deploy renders a deployment's user data: cloud-config whose command reports the end of the
-// installation to the region, and, when the user gave user data at deploy time, theirs as a
-// second part of a MIME multipart document, which cloud-init runs too.
+// installation to the region or, when the user gave user data at deploy time, a MIME
+// multipart document of theirs and the report as a user script. cloud-init merges the
+// cloud-config parts of a document, and the user's runcmd, or their merge_how, replaces the
+// region's runcmd: a script part is never merged (issue 13).
 func Deploy(in Input) ([]byte, error) {
 	if in.Token == nil {
 		return nil, fmt.Errorf("user data of %s: the machine has no token", in.Machine.SystemID)
@@ -249,51 +290,120 @@ func Deploy(in Input) ([]byte, error) {
 	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
 		return nil, err
 	}
-	var cfg bytes.Buffer
-	if err := deployTmpl.Execute(&cfg, map[string]any{"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID,
+	vals := map[string]any{"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID,
 		"URL": strings.TrimSuffix(in.URL, "/"), "ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey,
-		"TokenSecret": in.Token.TokenSecret}); err != nil {
-		return nil, err
+		"TokenSecret": in.Token.TokenSecret}
+	var report bytes.Buffer
+	if err := deployReportTmpl.Execute(&report, vals); err != nil {
+		return nil, fmt.Errorf("rendering the deploy user data of %s: %w", in.Machine.SystemID, err)
+	}
+	vals["Report"] = report.String()
+	tmpl := deployTmpl
+	if len(in.Machine.UserData) > 0 {
+		tmpl = deployScriptTmpl
+	}
+	var own bytes.Buffer
+	if err := tmpl.Execute(&own, vals); err != nil {
+		return nil, fmt.Errorf("rendering the deploy user data of %s: %w", in.Machine.SystemID, err)
 	}
 	if len(in.Machine.UserData) == 0 {
-		return cfg.Bytes(), nil
+		return own.Bytes(), nil
 	}
-	var b bytes.Buffer
+	rh := textproto.MIMEHeader{}
+	rh.Set("Content-Type", `text/x-shellscript; charset="utf-8"`)
+	rh.Set("MIME-Version", "1.0")
+	rh.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", deployScriptName))
+	uh, ub := userPart(in.Machine.UserData)
 	var parts bytes.Buffer
 	w := multipart.NewWriter(&parts)
 	for _, p := range []struct {
-		name string
-		data []byte
-	}{{"maas-deploy.cfg", cfg.Bytes()}, {"user-data", in.Machine.UserData}} {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Type", contentType(p.data)+`; charset="utf-8"`)
-		h.Set("MIME-Version", "1.0")
-		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", p.name))
-		pw, err := w.CreatePart(h)
+		h    textproto.MIMEHeader
+		body []byte
+	}{{uh, ub}, {rh, own.Bytes()}} {
+		pw, err := w.CreatePart(p.h)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("rendering the deploy user data of %s: %w", in.Machine.SystemID, err)
 		}
-		pw.Write(p.data)
+		pw.Write(p.body)
 	}
 	if err := w.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rendering the deploy user data of %s: %w", in.Machine.SystemID, err)
 	}
+	var b bytes.Buffer
 	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\nMIME-Version: 1.0\n\n", w.Boundary())
 	b.Write(parts.Bytes())
 	return b.Bytes(), nil
 }
 
-// contentType is the cloud-init part type of user data, by its first line.
-func contentType(b []byte) string {
-	switch {
-	case bytes.HasPrefix(b, []byte("#cloud-config")):
-		return "text/cloud-config"
-	case bytes.HasPrefix(b, []byte("#!")):
-		return "text/x-shellscript"
-	case bytes.HasPrefix(b, []byte("#include")):
-		return "text/x-include-url"
-	case bytes.HasPrefix(b, []byte("#cloud-boothook")):
-		return "text/cloud-boothook"
+// maxUserData bounds the user's gzip user data once decompressed.
+const maxUserData = 64 << 20
+
+// userPart is the user's own user data as a part of the deployment's document, made so that
+// cloud-init reads it as it reads user data alone (cloudinit.user_data.convert_string).
+func userPart(data []byte) (textproto.MIMEHeader, []byte) {
+	h := textproto.MIMEHeader{}
+	h.Set("MIME-Version", "1.0")
+	h.Set("Content-Disposition", `attachment; filename="user-data"`)
+	// cloud-init decompresses gzip user data first; in a part it would not find the MIME
+	// document a gzip may hold, and the raw bytes are not the UTF-8 it decodes the whole
+	// document as.
+	if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+		plain, err := gunzip(data)
+		if err != nil {
+			// cloud-init tries again, and logs why it fails.
+			h.Set("Content-Type", "application/x-gzip")
+			h.Set("Content-Transfer-Encoding", "base64")
+			return h, base64Lines(data)
+		}
+		data = plain
 	}
-	return "text/plain"
+	// The user's own MIME document (cloud-init's test: "mime-version:" in the first 4096
+	// bytes) stays one, nested: cloud-init walks its parts like the outer ones, where as
+	// text it would ignore them.
+	if bytes.Contains(bytes.ToLower(data[:min(len(data), 4096)]), []byte("mime-version:")) {
+		if msg, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
+			if body, err := io.ReadAll(msg.Body); err == nil {
+				nested := textproto.MIMEHeader(msg.Header)
+				if nested.Get("Content-Type") == "" {
+					nested.Set("Content-Type", "text/plain")
+				}
+				return nested, body
+			}
+		}
+	}
+	// text/plain makes cloud-init find the type from the first line, as it does for user data
+	// alone: #cloud-config, #!, #cloud-config-archive, ## template: jinja and the rest.
+	h.Set("Content-Type", `text/plain; charset="utf-8"`)
+	if !utf8.Valid(data) {
+		h.Set("Content-Transfer-Encoding", "base64")
+		return h, base64Lines(data)
+	}
+	return h, data
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing the user's gzip user data: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(r, maxUserData+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing the user's gzip user data: %w", err)
+	}
+	if len(out) > maxUserData {
+		return nil, fmt.Errorf("decompressing the user's gzip user data: more than %d bytes", maxUserData)
+	}
+	return out, nil
+}
+
+// base64Lines is b in base64 as MIME wants it: lines of 76 characters.
+func base64Lines(b []byte) []byte {
+	enc := base64.StdEncoding.EncodeToString(b)
+	var out bytes.Buffer
+	for len(enc) > 76 {
+		out.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	out.WriteString(enc + "\n")
+	return out.Bytes()
 }
