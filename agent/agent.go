@@ -144,6 +144,9 @@ type Agent struct {
 	NoDownload bool
 	// NoSend records the results in the journal without any network request.
 	NoSend bool
+	// Held says why a NoSend run's results are kept (e.g. the machine is not enlisted
+	// yet), for the summary; empty means --no-send.
+	Held string
 	// NiceScripts runs scripts at nice 19, as upstream.
 	NiceScripts bool
 	// Sudo runs installers and network tools through sudo -n (for a runner that is not

@@ -112,6 +112,8 @@ func (r *run) printSummary(sum Summary, err error) {
 	case sum.Unrecorded > 0:
 		fmt.Fprintf(out, "%d signals could not be recorded in the journal, so are not delivered; %d recorded ones are not delivered yet.\n",
 			sum.Unrecorded, sum.Unsent)
+	case r.a.NoSend && r.a.Held != "":
+		fmt.Fprintf(out, "Results are held (%s): %d signals are kept in %s.\n", r.a.Held, sum.Unsent, r.dir)
 	case r.a.NoSend:
 		fmt.Fprintf(out, "Results are not sent (--no-send): %d signals are kept in %s; `maas-run-scripts send %s` uploads them.\n",
 			sum.Unsent, r.dir, r.a.StorageDir)

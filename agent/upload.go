@@ -274,6 +274,24 @@ func (a *Agent) Send(ctx context.Context, regionFor func(RunInfo) (Region, error
 	return reports, nil
 }
 
+// SendRun uploads the unsent signals of one run through region, whatever region the run
+// saved: an enlisting machine's held results go with the credentials it got since.
+func (a *Agent) SendRun(ctx context.Context, id string, region Region) (SendReport, error) {
+	if a.StorageDir == "" {
+		return SendReport{RunID: id}, errors.New("agent: StorageDir must be set")
+	}
+	a.NoSend = true // validate must not ask for a Region
+	if err := a.validate(); err != nil {
+		return SendReport{RunID: id}, err
+	}
+	unlock, err := lockStorage(a.StorageDir)
+	if err != nil {
+		return SendReport{RunID: id}, err
+	}
+	defer unlock()
+	return a.sendRun(ctx, id, func(RunInfo) (Region, error) { return region, nil })
+}
+
 func (a *Agent) sendRun(ctx context.Context, id string, regionFor func(RunInfo) (Region, error)) (SendReport, error) {
 	rep := SendReport{RunID: id}
 	info, err := LoadRun(a.StorageDir, id)

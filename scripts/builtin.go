@@ -12,7 +12,7 @@ import (
 // builtinFS holds the built-in scripts, one file per script, named after the script, in the
 // directory of its type. The same layout is used inside the scripts tar.
 //
-//go:embed commissioning testing
+//go:embed commissioning release testing
 var builtinFS embed.FS
 
 // Builtin is one of the scripts that ship with the project.
@@ -27,16 +27,16 @@ type Builtin struct {
 // Tags is the built-in's tag list as the region stores it, automatic tags included.
 func (b Builtin) Tags() []string { return b.Metadata.EffectiveTags() }
 
-// FS is the tree of built-in scripts: commissioning/<name> and testing/<name>.
+// FS is the tree of built-in scripts: commissioning/<name>, release/<name> and testing/<name>.
 func FS() fs.FS { return builtinFS }
 
 // Builtins parses every built-in script and returns them sorted by path (commissioning
-// scripts first, then testing scripts, each by name). It fails if a script's metadata is
+// scripts first, then release scripts, then testing scripts, each by name). It fails if a script's metadata is
 // invalid, or names the script differently from its file, or gives it a type other than its
 // directory's.
 func Builtins() ([]Builtin, error) {
 	var out []Builtin
-	for _, t := range []wire.ScriptType{wire.ScriptTypeCommissioning, wire.ScriptTypeTesting} {
+	for _, t := range []wire.ScriptType{wire.ScriptTypeCommissioning, wire.ScriptTypeRelease, wire.ScriptTypeTesting} {
 		dir := t.Dir()
 		entries, err := fs.ReadDir(builtinFS, dir)
 		if err != nil {

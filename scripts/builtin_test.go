@@ -60,6 +60,8 @@ var badblocksResults = []string{"badblocks", "read_errors", "write_errors", "com
 var wantBuiltins = map[string]builtinWant{
 	"20-maas-02-dhcp-unconfigured-ifaces": {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: 10 * time.Second, tags: []string{"node"}},
 	"20-maas-03-machine-resources":        {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"deploy-info", "node"}},
+	"30-maas-01-bmc-config":               {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"bmc-config", "node"}},
+	"40-maas-01-machine-config-hints":     {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"node"}},
 	"50-maas-01-commissioning":            {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"deploy-info", "node"}},
 	"maas-support-info":                   {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 5 * time.Minute, tags: []string{"deploy-info", "node"}},
 	"maas-lshw":                           {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 5 * time.Minute, tags: []string{"deploy-info", "node"}},
@@ -68,6 +70,13 @@ var wantBuiltins = map[string]builtinWant{
 	"maas-kernel-cmdline":                 {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"node"}},
 	"maas-lldp-neighbours":                {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: time.Minute, tags: []string{"lldp", "node"}, params: Parameters{lldpWaitParam}},
 	"maas-serial-ports":                   {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"deploy-info", "node"}},
+
+	"wipe-disks": {typ: wire.ScriptTypeRelease, parallel: wire.ParallelDisabled, destructive: true, tags: []string{"node", "destructive"},
+		params: Parameters{
+			{Name: "secure_erase", Type: ParamBoolean, Title: "Secure erase", Description: "Use the drive's secure erase when it supports it; disks that do not are zeroed.",
+				ArgumentFormat: "--secure-erase={input}", Default: ptr("false"), Required: ptr(false)},
+			{Name: "quick_erase", Type: ParamBoolean, Title: "Quick erase", Description: "Zero only the first and last 2 MiB of each disk (partition tables and superblocks).",
+				ArgumentFormat: "--quick-erase={input}", Default: ptr("false"), Required: ptr(false)}}},
 
 	"smartctl-validate":   {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 5 * time.Minute, tags: []string{"commissioning", "storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},
 	"smartctl-short":      {typ: wire.ScriptTypeTesting, hw: wire.HardwareStorage, parallel: wire.ParallelInstance, timeout: 10 * time.Minute, tags: []string{"storage"}, params: storageParam, packages: wire.Packages{Apt: []string{"smartmontools"}}},

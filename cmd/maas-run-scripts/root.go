@@ -56,6 +56,8 @@ func newRootCmd() *cobra.Command {
 	cmd.AddCommand(newNetcheckCmd())
 	cmd.AddCommand(newLLDPCmd())
 	cmd.AddCommand(newThroughputCmd())
+	cmd.AddCommand(newWipeDisksCmd())
+	cmd.AddCommand(newBMCConfigCmd(), newMachineConfigHintsCmd())
 	return cmd
 }
 

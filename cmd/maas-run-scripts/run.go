@@ -122,7 +122,7 @@ func checkSendable(ep agent.Endpoint, searched ...string) error {
 	case ep.MetadataURL == "":
 		return errors.New("no metadata URL: give --url or a --config with metadata_url (or --no-send --no-download)")
 	case ep.TokenSecret == "" || ep.TokenKey == "" || ep.ConsumerKey == "":
-		return errors.New("no machine credentials (consumer key, token key and token secret): this runner does not enlist machines; give the credentials or use --no-send")
+		return errors.New("incomplete machine credentials: give the consumer key, token key and token secret (a machine with none enlists itself), or use --no-send")
 	}
 	return nil
 }
@@ -224,6 +224,9 @@ func runRun(cmd *cobra.Command, o runOpts, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !o.noSend && needsEnlisting(ep) {
+		return runEnlist(ctx, cmd, o, storage, ep)
+	}
 	if !o.noSend || !o.noDownload {
 		if err := checkSendable(ep, o.conn.searched...); err != nil {
 			if o.noSend {
@@ -243,7 +246,7 @@ func runRun(cmd *cobra.Command, o runOpts, args []string) error {
 		// As the guide says: download again, run everything, send nothing. The agent's
 		// NoSend makes no request at all, so the download is done here, with the agent
 		// then running what it fetched.
-		ok, err := downloadScripts(ctx, a, ep, o.retry)
+		ok, err := downloadScripts(ctx, a, ep, o.retry, "--no-send: nothing is sent")
 		if err != nil {
 			return err
 		}
@@ -286,10 +289,10 @@ func (e *errReader) Read(p []byte) (int, error) {
 // run --no-send, retrying a failed request or a broken transfer with a's backoff until
 // --give-up-after (a refused token twice in a row stops it). ok is false when the region
 // has nothing to run (204). It sends nothing.
-func downloadScripts(ctx context.Context, a *agent.Agent, ep agent.Endpoint, retry retryOpts) (ok bool, err error) {
+func downloadScripts(ctx context.Context, a *agent.Agent, ep agent.Endpoint, retry retryOpts, why string) (ok bool, err error) {
 	region := agent.NewRegion(ep, retry.idleTimeout)
 	scripts := filepath.Join(a.StorageDir, "scripts")
-	fmt.Fprintf(a.Out, "Downloading and extracting %smaas-scripts to %s (--no-send: nothing is sent)\n", ep.MetadataURL, scripts)
+	fmt.Fprintf(a.Out, "Downloading and extracting %smaas-scripts to %s (%s)\n", ep.MetadataURL, scripts, why)
 	first, refused := time.Now(), 0
 	for attempt := 1; ; attempt++ {
 		body, ok, err := region.Scripts(ctx)

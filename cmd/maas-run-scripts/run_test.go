@@ -128,8 +128,8 @@ func TestRunAndSendCLI(t *testing.T) {
 }
 
 func TestRunRefusesWithoutCredentials(t *testing.T) {
-	_, err := execCLI(t, "run", "--config", "", "--url", "http://127.0.0.1:1/MAAS/metadata/", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "does not enlist") {
+	_, err := execCLI(t, "run", "--config", "", "--url", "http://127.0.0.1:1/MAAS/metadata/", "--ckey", "CK", "--tkey", "TK", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "incomplete machine credentials") {
 		t.Errorf("err %v", err)
 	}
 	_, err = execCLI(t, "run", "--config", filepath.Join(t.TempDir(), "missing.cfg"), t.TempDir())

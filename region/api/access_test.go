@@ -43,6 +43,7 @@ var rules = map[string][]string{
 	"anyone":     {asAdmin, asOwner, asOther, asUser, asMachine, asAnon},
 	"user":       {asAdmin, asOwner, asOther, asUser},
 	"admin":      {asAdmin},
+	"enlisting":  {asAdmin, asAnon}, // anonymous: while enable_anonymous_enlistment is on
 	"view":       {asAdmin, asOwner, asUser},
 	"edit":       {asAdmin, asOwner, asUser},
 	"node-admin": {asAdmin},
@@ -64,7 +65,7 @@ var accessTable = map[string]string{
 	"AccountHandler list_authorisation_tokens":  "user",
 
 	"MachinesHandler read":          "user",
-	"MachinesHandler create":        "admin",
+	"MachinesHandler create":        "enlisting",
 	"MachinesHandler allocate":      "user",
 	"MachinesHandler is_registered": "anyone",
 
@@ -323,7 +324,8 @@ func TestAccessOutsideTheAPI(t *testing.T) {
 		{"GET", "/MAAS/maas-run-scripts/amd64", "", "", callers},
 		{"GET", "/MAAS/machine-resources/amd64", "", "", callers},
 		{"GET", "/MAAS/metadata/latest/", "", "", machineOnly},
-		{"GET", "/MAAS/metadata/latest/maas-scripts", "", "", machineOnly},
+		{"GET", "/MAAS/metadata/latest/maas-scripts", "", "", []string{asMachine, asAnon}},  // anonymous: the enlistment scripts
+		{"GET", "/MAAS/metadata/latest/by-id/{system_id}/?op=get_preseed", "", "", callers}, // 404 but for an enlisting machine
 		{"GET", "/MAAS/metadata/2012-03-01/meta-data/instance-id", "", "", machineOnly},
 		{"GET", "/MAAS/metadata/latest/user-data", "", "", machineOnly},
 		{"POST", "/MAAS/metadata/2012-03-01/", "application/x-www-form-urlencoded", "op=signal&status=WORKING", machineOnly},

@@ -194,6 +194,9 @@ func powerParameters(p *Params) (map[string]any, error) {
 }
 
 func createMachine(req *request) (any, error) {
+	if req.token == nil {
+		return enlistMachine(req)
+	}
 	p := req.params
 	deployed, err := p.Bool("deployed", false)
 	if err != nil {
@@ -229,6 +232,41 @@ func createMachine(req *request) (any, error) {
 			if err := lifecycle.StartCommissioning(tx, m, co, req.user); err != nil {
 				return err
 			}
+		}
+		out, err = viewMachine(tx, m)
+		return err
+	})
+	return out, err
+}
+
+// enlistMachine is machines create without credentials: a machine the region does not know
+// enlists itself (protocol.md §6.9). It always commissions; what it may set is its
+// architecture, MAC addresses, hostname, domain and power settings.
+func enlistMachine(req *request) (any, error) {
+	p := req.params
+	if commission, err := p.Bool("commission", true); err != nil {
+		return nil, err
+	} else if !commission {
+		return nil, fieldError("commission", "An enlisting machine always commissions: leave commission out or set it to true.")
+	}
+	if deployed, err := p.Bool("deployed", false); err != nil {
+		return nil, err
+	} else if deployed {
+		return nil, fieldError("deployed", "Only administrators can add deployed machines.")
+	}
+	pp, err := powerParameters(p)
+	if err != nil {
+		return nil, err
+	}
+	opts := lifecycle.CreateOptions{
+		Hostname: p.Get("hostname"), Domain: p.Get("domain"), Architecture: p.Get("architecture"),
+		MACs: p.List("mac_addresses"), PowerType: p.Get("power_type"), PowerParameters: pp,
+	}
+	var out *machineJSON
+	err = req.s.store.Update(req.ctx, func(tx *store.Tx) error {
+		m, err := lifecycle.Enlist(tx, opts)
+		if err != nil {
+			return err
 		}
 		out, err = viewMachine(tx, m)
 		return err
@@ -527,9 +565,25 @@ func deployMachine(req *request) (any, error) {
 	return out, err
 }
 
+// releaseMachine is upstream's release op: erase, secure_erase and quick_erase, when given,
+// override the disk erasing settings.
 func releaseMachine(req *request) (any, error) {
+	opts := lifecycle.ReleaseOptions{Comment: req.params.Get("comment")}
+	for _, f := range []struct {
+		name string
+		dst  **bool
+	}{{"erase", &opts.Erase}, {"secure_erase", &opts.SecureErase}, {"quick_erase", &opts.QuickErase}} {
+		if strings.TrimSpace(req.params.Get(f.name)) == "" {
+			continue
+		}
+		b, err := req.params.Bool(f.name, false)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = &b
+	}
 	return changeMachine(req, func(tx *store.Tx, m *store.Machine) error {
-		return lifecycle.Release(tx, m, req.user, req.params.Get("comment"))
+		return lifecycle.ReleaseWith(tx, m, req.user, opts)
 	})
 }
 

@@ -36,16 +36,24 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) { return s.statusWebhook(req, m) })
 		return
 	}
+	if segs[0] == "enlist" {
+		s.serveEnlistTree(w, r, segs[1:])
+		return
+	}
 	if !metadataVersions[segs[0]] {
 		writeText(w, http.StatusNotFound, "Unknown metadata version: "+segs[0])
 		return
 	}
 	sub := strings.Join(segs[1:], "/")
+	if s.serveEnlisting(w, r, sub) {
+		return
+	}
 	switch {
 	case sub == "" && isGet(r):
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			items := []string{"maas-commissioning-scripts", "meta-data"}
-			if len(m.UserData) > 0 || m.Status == wire.NodeCommissioning || m.Status == wire.NodeTesting || m.Status == wire.NodeDeploying {
+			if len(m.UserData) > 0 || m.Status == wire.NodeCommissioning || m.Status == wire.NodeTesting || m.Status == wire.NodeDeploying ||
+				m.Status == wire.NodeDiskErasing {
 				items = append(items, "user-data")
 			}
 			return textResponse(strings.Join(items, "\n")), nil

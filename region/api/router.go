@@ -16,6 +16,9 @@ const (
 	anonymous access = iota // no credentials needed (credentials, when given, are still checked)
 	authUser                // any user's API key
 	authAdmin               // an administrator's API key
+	// adminOrEnlisting is an administrator's API key, or no credentials at all: a machine
+	// enlisting itself (the action checks enable_anonymous_enlistment).
+	adminOrEnlisting
 )
 
 // action is one operation of a handler: a RESTful method (op "") or a named op.
@@ -130,7 +133,7 @@ func (s *Server) description(base string) map[string]any {
 		auth := s.describeHandler(h, base, h.name, func(*action) bool { return true })
 		var anon any
 		if hasAnon(h) {
-			anon = s.describeHandler(h, base, "Anon"+h.name, func(a *action) bool { return a.access == anonymous })
+			anon = s.describeHandler(h, base, "Anon"+h.name, func(a *action) bool { return a.access.anonymousOK() })
 		}
 		handlers = append(handlers, auth)
 		resources = append(resources, map[string]any{"name": h.name, "anon": anon, "auth": auth})
@@ -142,9 +145,12 @@ func (s *Server) description(base string) map[string]any {
 	return desc
 }
 
+// anonymousOK reports whether a request without credentials may reach the action.
+func (a access) anonymousOK() bool { return a == anonymous || a == adminOrEnlisting }
+
 func hasAnon(h *handler) bool {
 	for _, a := range h.actions {
-		if a.access == anonymous {
+		if a.access.anonymousOK() {
 			return true
 		}
 	}

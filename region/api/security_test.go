@@ -132,7 +132,7 @@ func TestBodiesAreReadOnlyAfterAuthentication(t *testing.T) {
 		creds          *wire.Credentials
 		want           int
 	}{
-		{"anonymous multipart to the API", "/MAAS/api/2.0/machines/", "multipart/form-data; boundary=B", nil, 401},
+		{"anonymous multipart to the API", "/MAAS/api/2.0/scripts/", "multipart/form-data; boundary=B", nil, 401},
 		{"anonymous form to an admin op", "/MAAS/api/2.0/maas/?op=set_config", "application/x-www-form-urlencoded", nil, 401},
 		{"wrong secret, multipart", "/MAAS/api/2.0/scripts/", "multipart/form-data; boundary=B", &bad, 401},
 		{"unknown token, form", "/MAAS/api/2.0/machines/?op=allocate", "application/x-www-form-urlencoded", &unknown, 401},
@@ -167,6 +167,18 @@ func TestBodiesAreReadOnlyAfterAuthentication(t *testing.T) {
 	s.ServeHTTP(rec, req)
 	if rec.Code != 413 || body.read > anonymousBody+64<<10 {
 		t.Errorf("anonymous large body: %d after reading %d bytes", rec.Code, body.read)
+	}
+	// So does a machine enlisting itself.
+	for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=B"} {
+		body = &countingBody{n: 100 << 20}
+		req = httptest.NewRequest("POST", "http://region/MAAS/api/2.0/machines/", nil)
+		req.Body, req.ContentLength = body, -1
+		req.Header.Set("Content-Type", ct)
+		rec = httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code/100 != 4 || body.read > anonymousBody+64<<10 {
+			t.Errorf("anonymous enlistment with a large %s body: %d after reading %d bytes", ct, rec.Code, body.read)
+		}
 	}
 }
 

@@ -194,7 +194,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.token == nil && !h.allows(method, anonymous) {
+	if req.token == nil && !h.allowsAnonymous(method) {
 		s.writeError(w, r, errorf(http.StatusUnauthorized, "Authentication required: sign the request with an API key (OAuth 1.0, PLAINTEXT or HMAC-SHA1)."))
 		return
 	}
@@ -261,10 +261,11 @@ func (s *Server) limitsFor(req *request) bodyLimits {
 // call's parameters.
 const anonymousBody = 64 << 10
 
-// allows reports whether any of the handler's actions for method has the access level.
-func (h *handler) allows(method string, level access) bool {
+// allowsAnonymous reports whether any of the handler's actions for method may be called
+// without credentials.
+func (h *handler) allowsAnonymous(method string) bool {
 	for _, a := range h.actions {
-		if a.method == method && a.access == level {
+		if a.method == method && a.access.anonymousOK() {
 			return true
 		}
 	}
@@ -273,7 +274,7 @@ func (h *handler) allows(method string, level access) bool {
 
 // checkAccess checks the action's access level against the authenticated caller.
 func checkAccess(req *request, a *action) error {
-	if a.access == anonymous {
+	if a.access == anonymous || (a.access == adminOrEnlisting && req.token == nil) {
 		return nil
 	}
 	if req.token == nil {
@@ -282,7 +283,7 @@ func checkAccess(req *request, a *action) error {
 	if req.user == nil {
 		return forbidden("Machine tokens cannot use the API: they may only reach their own machine's metadata.")
 	}
-	if a.access == authAdmin && !req.user.IsAdmin {
+	if (a.access == authAdmin || a.access == adminOrEnlisting) && !req.user.IsAdmin {
 		return forbidden("You do not have permission to %s: administrators only.", describeAction(a))
 	}
 	return nil

@@ -99,11 +99,12 @@ func duration(v string) (any, error) {
 var settings = []*Setting{
 	{Name: "maas_name", Default: "maas", Doc: "The name of this region.", check: text},
 	{Name: "maas_url", Default: "", Doc: "The URL machines and clients reach the region at; maas-region serve records it when it starts, user-data uses it.", check: httpURL},
-	{Name: "node_timeout", Default: int64(30), Doc: "Minutes a commissioning, testing or deploying machine may stay silent before it is marked failed.", check: intRange(1, 60*24*7)},
+	{Name: "node_timeout", Default: int64(30), Doc: "Minutes a commissioning, testing, deploying or disk-erasing machine may stay silent before it is marked failed.", check: intRange(1, 60*24*7)},
 	{Name: "max_node_commissioning_results", Default: int64(10), Doc: "Commissioning script sets kept per machine.", check: intRange(1, 1000)},
 	{Name: "max_node_testing_results", Default: int64(10), Doc: "Testing script sets kept per machine.", check: intRange(1, 1000)},
 	{Name: "max_node_installation_results", Default: int64(3), Doc: "Installation script sets kept per machine.", check: intRange(1, 1000)},
 	{Name: "max_node_release_results", Default: int64(3), Doc: "Release script sets kept per machine.", check: intRange(1, 1000)},
+	{Name: "enable_anonymous_enlistment", Default: true, Doc: "Let machines the region does not know enlist themselves without credentials (anonymous machines create, scripts and preseed).", check: boolean},
 	{Name: "enlist_commissioning", Default: true, Doc: "Run the built-in commissioning scripts on enlisting machines.", check: boolean},
 	{Name: "default_osystem", Default: "ubuntu", Doc: "Operating system deployed by default.", check: text},
 	{Name: "default_distro_series", Default: "noble", Doc: "Release deployed by default.", check: text},
@@ -112,6 +113,8 @@ var settings = []*Setting{
 	{Name: "hardware_sync_interval", Default: "15m", Doc: "How often deployed machines with hardware sync report their hardware.", check: duration},
 	{Name: "network_test_url", Default: "https://connectivity-check.ubuntu.com", Doc: "What internet-connectivity checks when its url is not given: hosts, IP addresses or URLs, comma-separated.", check: targets},
 	{Name: "enable_disk_erasing_on_release", Default: false, Doc: "Erase disks when a machine is released.", check: boolean},
+	{Name: "disk_erase_with_secure_erase", Default: false, Doc: "Erase disks with the drives' secure erase when they support it (falls back to zeroing).", check: boolean},
+	{Name: "disk_erase_with_quick_erase", Default: false, Doc: "Erase only the first and last 2 MiB of each disk (partition tables and superblocks).", check: boolean},
 	{Name: "maas_auto_ipmi_user", Default: "maas", Doc: "User the BMC detection script creates.", check: text},
 	{Name: "maas_auto_ipmi_user_privilege_level", Default: "ADMIN", Doc: "Privilege level of that BMC user.", check: choice("USER", "OPERATOR", "ADMIN")},
 	{Name: "maas_auto_ipmi_k_g_bmc_key", Default: "", Doc: "IPMI K_g key set on detected BMCs.", check: text},
@@ -194,6 +197,19 @@ func Int(tx *store.Tx, name string) (int64, error) {
 		return 0, fmt.Errorf("setting %s is not a number", name)
 	}
 	return n, nil
+}
+
+// Bool reads a boolean setting.
+func Bool(tx *store.Tx, name string) (bool, error) {
+	v, err := Get(tx, name)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("setting %s is %v, not a boolean", name, v)
+	}
+	return b, nil
 }
 
 // String reads a text setting.

@@ -50,6 +50,10 @@ func TestSetGet(t *testing.T) {
 			{"maas_url", "http://10.0.0.2:5240/MAAS/", true},
 			{"maas_url", "10.0.0.2:5240", false},
 			{"maas_url", "ftp://10.0.0.2/", false},
+			{"disk_erase_with_secure_erase", "true", true},
+			{"disk_erase_with_secure_erase", "sometimes", false},
+			{"disk_erase_with_quick_erase", "False", true},
+			{"disk_erase_with_quick_erase", "2", false},
 		} {
 			if err := Set(tx, tc.name, tc.value); (err == nil) != tc.ok {
 				t.Errorf("Set(%s=%s) = %v; want ok=%v", tc.name, tc.value, err, tc.ok)

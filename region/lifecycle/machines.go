@@ -392,7 +392,8 @@ func Deploy(tx *store.Tx, m *store.Machine, user *store.User, opts DeployOptions
 // Release returns m to READY: the owner and deployment settings are cleared.
 func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) error {
 	switch m.Status {
-	case wire.NodeAllocated, wire.NodeDeployed, wire.NodeDeploying, wire.NodeFailedDeployment, wire.NodeFailedReleasing, wire.NodeReserved:
+	case wire.NodeAllocated, wire.NodeDeployed, wire.NodeDeploying, wire.NodeFailedDeployment, wire.NodeFailedReleasing, wire.NodeReserved,
+		wire.NodeFailedDiskErasing:
 	case wire.NodeReady:
 		return nil
 	default:
@@ -402,13 +403,7 @@ func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) e
 		return &PermissionError{Msg: fmt.Sprintf("Machine %s is owned by %s.", m.SystemID, m.Owner)}
 	}
 	m.Status, m.PreviousStatus = wire.NodeReady, m.Status
-	m.OwnerID, m.Owner = nil, ""
-	m.OSystem, m.DistroSeries, m.HWEKernel, m.UserData = "", "", "", nil
-	m.InstallKVM, m.EnableHWSync, m.ErrorDescription = false, false, ""
-	m.Tags = slices.DeleteFunc(m.Tags, func(t string) bool { return t == KVMHostTag })
-	if m.PowerType == power.ManualType {
-		m.PowerState = "unknown"
-	}
+	clearDeployment(m)
 	if err := tx.UpdateMachine(m); err != nil {
 		return err
 	}
@@ -417,6 +412,18 @@ func Release(tx *store.Tx, m *store.Machine, user *store.User, comment string) e
 		desc += ": " + comment
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Released", Description: desc, Username: user.Username})
+}
+
+// clearDeployment forgets what a released machine was given: its owner, its deployment
+// settings and the KVM host tag.
+func clearDeployment(m *store.Machine) {
+	m.OwnerID, m.Owner = nil, ""
+	m.OSystem, m.DistroSeries, m.HWEKernel, m.UserData = "", "", "", nil
+	m.InstallKVM, m.EnableHWSync, m.ErrorDescription = false, false, ""
+	m.Tags = slices.DeleteFunc(m.Tags, func(t string) bool { return t == KVMHostTag })
+	if m.PowerType == power.ManualType {
+		m.PowerState = "unknown"
+	}
 }
 
 // PermissionError says the user may not act on the machine (403).

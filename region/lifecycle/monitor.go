@@ -22,6 +22,7 @@ var busy = map[wire.NodeStatus]wire.NodeStatus{
 	wire.NodeCommissioning: wire.NodeFailedCommissioning,
 	wire.NodeTesting:       wire.NodeFailedTesting,
 	wire.NodeDeploying:     wire.NodeFailedDeployment,
+	wire.NodeDiskErasing:   wire.NodeFailedDiskErasing,
 }
 
 // CheckTimeouts fails the machines that stopped reporting and the scripts that ran past their

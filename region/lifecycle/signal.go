@@ -360,6 +360,11 @@ func (s *signalRun) moveMachine() error {
 			return err
 		}
 	}
+	if from == wire.NodeDiskErasing && to == wire.NodeReady {
+		if err := finishDiskErasing(tx, m); err != nil {
+			return err
+		}
+	}
 	if to == wire.NodeTesting {
 		// The tests now run; the machine has node_timeout to report on them.
 		if m.CurrentTestingSet != nil {
@@ -441,6 +446,17 @@ func nextStatus(m *store.Machine, signal string, failedIn func(set *int64) bool)
 		}
 	case wire.NodeEnteringRescueMode:
 		return wire.NodeRescueMode, signal == wire.SignalOK || signal == wire.SignalWorking
+	case wire.NodeDiskErasing:
+		// Upstream's _process_disk_erasing: OK releases the machine, FAILED fails the erasing.
+		switch signal {
+		case wire.SignalOK:
+			if failedIn(m.CurrentReleaseSet) {
+				return wire.NodeFailedDiskErasing, true
+			}
+			return wire.NodeReady, true
+		case wire.SignalFailed:
+			return wire.NodeFailedDiskErasing, true
+		}
 	}
 	return 0, false
 }

@@ -24,10 +24,10 @@ var transitions = map[wire.NodeStatus][]wire.NodeStatus{
 	wire.NodeReserved: {wire.NodeReady, wire.NodeAllocated, wire.NodeRetired, wire.NodeMissing, wire.NodeBroken,
 		wire.NodeEnteringRescueMode, wire.NodeTesting},
 	wire.NodeAllocated: {wire.NodeReady, wire.NodeRetired, wire.NodeDeploying, wire.NodeMissing, wire.NodeBroken,
-		wire.NodeReleasing, wire.NodeEnteringRescueMode, wire.NodeTesting},
+		wire.NodeReleasing, wire.NodeDiskErasing, wire.NodeEnteringRescueMode, wire.NodeTesting},
 	wire.NodeDeploying: {wire.NodeAllocated, wire.NodeDeployed, wire.NodeRetired, wire.NodeMissing, wire.NodeBroken,
-		wire.NodeFailedDeployment, wire.NodeReleasing, wire.NodeReady},
-	wire.NodeFailedDeployment: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeReleasing,
+		wire.NodeFailedDeployment, wire.NodeReleasing, wire.NodeDiskErasing, wire.NodeReady},
+	wire.NodeFailedDeployment: {wire.NodeAllocated, wire.NodeMissing, wire.NodeBroken, wire.NodeReleasing, wire.NodeDiskErasing,
 		wire.NodeReady, wire.NodeDeploying, wire.NodeEnteringRescueMode, wire.NodeTesting, wire.NodeCommissioning},
 	// Commissioning a deployed machine recommissions it: an operator's explicit choice to boot
 	// the running workload's machine into the ephemeral environment (upstream refuses it).
@@ -39,7 +39,7 @@ var transitions = map[wire.NodeStatus][]wire.NodeStatus{
 		wire.NodeEnteringRescueMode, wire.NodeTesting},
 	wire.NodeReleasing: {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeFailedReleasing,
 		wire.NodeDiskErasing},
-	wire.NodeFailedReleasing:   {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeReleasing},
+	wire.NodeFailedReleasing:   {wire.NodeReady, wire.NodeBroken, wire.NodeMissing, wire.NodeReleasing, wire.NodeDiskErasing},
 	wire.NodeDiskErasing:       {wire.NodeReady, wire.NodeFailedDiskErasing, wire.NodeBroken, wire.NodeMissing},
 	wire.NodeFailedDiskErasing: {wire.NodeDiskErasing, wire.NodeReady, wire.NodeBroken, wire.NodeMissing},
 	wire.NodeTesting: {wire.NodeFailedTesting, wire.NodeReady, wire.NodeNew, wire.NodeDeployed, wire.NodeAllocated,
@@ -109,8 +109,9 @@ func claim(m *store.Machine, by *store.User) {
 	}
 }
 
-// Abort stops a commissioning, a test or a deployment: the machine returns to where it was
-// before (Allocated for a deployment) and the unfinished results become ABORTED.
+// Abort stops a commissioning, a test, a deployment or a disk erasing: the machine returns to
+// where it was before (Allocated for a deployment, Failed disk erasing for an erasing, which
+// keeps its owner) and the unfinished results become ABORTED.
 func Abort(tx *store.Tx, m *store.Machine, by *store.User, comment string) error {
 	var to wire.NodeStatus
 	switch m.Status {
@@ -127,8 +128,10 @@ func Abort(tx *store.Tx, m *store.Machine, by *store.User, comment string) error
 		}
 	case wire.NodeDeploying:
 		to = wire.NodeAllocated
+	case wire.NodeDiskErasing:
+		to = wire.NodeFailedDiskErasing // upstream's abort_disk_erasing
 	default:
-		return StateErrorf("Cannot abort %s: only commissioning, testing or deploying can be aborted, and the machine is %s.", m.Hostname, m.Status.Label())
+		return StateErrorf("Cannot abort %s: only commissioning, testing, deploying or disk erasing can be aborted, and the machine is %s.", m.Hostname, m.Status.Label())
 	}
 	if err := abortUnfinished(tx, currentSets(m)); err != nil {
 		return err

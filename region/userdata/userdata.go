@@ -40,7 +40,7 @@ type Input struct {
 // has none of the region's (the machine's stored user data, if any, applies).
 func For(in Input) (data []byte, ok bool, err error) {
 	switch in.Machine.Status {
-	case wire.NodeCommissioning, wire.NodeTesting:
+	case wire.NodeCommissioning, wire.NodeTesting, wire.NodeDiskErasing:
 		b, err := Commissioning(in)
 		return b, err == nil, err
 	case wire.NodeDeploying:
@@ -225,6 +225,21 @@ func Commissioning(in Input) ([]byte, error) {
 	err := commissioningTmpl.Execute(&b, map[string]any{
 		"Who": "user data", "Sums": sortedSums(in.Agent.Sums), "Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID, "URL": strings.TrimSuffix(in.URL, "/"),
 		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret,
+	})
+	return b.Bytes(), err
+}
+
+// Enlistment renders the user data of a machine the region does not know (upstream's
+// enlist user-data): the commissioning script without a token, so the agent enlists the
+// machine, then reports the enlistment scripts' results with the token it was given.
+func Enlistment(url string, agent Agent) ([]byte, error) {
+	if err := quotable("an enlisting machine", url); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	err := commissioningTmpl.Execute(&b, map[string]any{
+		"Who": "user data", "Sums": sortedSums(agent.Sums), "Hostname": "a machine enlisting itself", "SystemID": "no system id yet",
+		"URL": strings.TrimSuffix(url, "/"), "ConsumerKey": "", "TokenKey": "", "TokenSecret": "",
 	})
 	return b.Bytes(), err
 }
