@@ -6,7 +6,7 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 STATE    ?= $(CURDIR)/state
 LISTEN   ?= :5240
 
-.PHONY: help build test test-go lint fuzz run bench bench-collector update-fixtures fmt vet clean
+.PHONY: help build test test-go lint fuzz run bench bench-full bench-fleet bench-collector update-fixtures fmt vet clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -39,7 +39,14 @@ run: build ## the main job: start the region under ./state, register and report 
 bench: build ## benchmarks: sizes, the region's idle RSS and GET machines/ throughput, the collector beside lshw
 	@hack/bench-region.sh
 	@hack/bench-collector.sh
+	@hack/bench-fleet.sh
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./region/api/
+
+bench-fleet: build ## a fleet of 100 simulated machines commissioning at once (hack/fleet): signals/s, CPU per signal, latency, RSS
+	@hack/bench-fleet.sh
+
+bench-full: build ## the full sizes: 500 machines in flight, 10,000 machines x 15 results
+	@FULL=1 hack/bench-fleet.sh
 
 bench-collector: build ## the hardware collector beside lshw -json: wall time and peak RSS
 	hack/bench-collector.sh

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -41,6 +42,7 @@ type serveOpts struct {
 	scriptGrace     time.Duration
 	agentDir        string
 	throughput      string
+	debugListen     string
 }
 
 func newServeCmd(o *dbOpts) *cobra.Command {
@@ -67,6 +69,7 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.StringVar(&so.agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch> that machines download")
 	f.DurationVar(&so.monitorInterval, "monitor-interval", time.Minute, "how often the status monitor looks for silent machines and overdue scripts")
 	f.StringVar(&so.throughput, "throughput-listen", "", "also answer the network-throughput test on this address (e.g. :5249), one measurement at a time; off when empty")
+	f.StringVar(&so.debugListen, "debug-listen", "", "also serve the Go profiler (net/http/pprof, /debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; off when empty")
 	f.DurationVar(&so.scriptGrace, "script-timeout-grace", lifecycle.ScriptTimeoutGrace, "how long past its timeout a running script may go before the region marks it timed out")
 	return cmd
 }
@@ -75,6 +78,13 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	log, err := o.logger()
 	if err != nil {
 		return err
+	}
+	var debug net.Listener
+	if so.debugListen != "" {
+		if debug, err = debugListener(so.debugListen); err != nil {
+			return err
+		}
+		defer debug.Close()
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -156,6 +166,14 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		}()
 		log.Info("answering throughput tests", "listen", tput.Addr().String())
 	}
+	if debug != nil {
+		go func() {
+			if err := http.Serve(debug, debugHandler()); err != nil && ctx.Err() == nil {
+				log.Error("profiler stopped", "err", err)
+			}
+		}()
+		log.Info("serving the profiler", "listen", debug.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(limited) }()
 	log.Info("region serving", "listen", ln.Addr().String(), "url", url, "database", st.Engine())
@@ -176,6 +194,38 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		return err
 	}
 	return nil
+}
+
+// debugListener listens on addr for the profiler, which must not be reachable from other
+// hosts: the host must be a loopback address or localhost, and what was bound is checked too.
+func debugListener(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-listen %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--debug-listen %q: the profiler serves only on a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT), not on %q", addr, host)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the profiler on %s: %w", addr, err)
+	}
+	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("--debug-listen %q: bound %s, which is not a loopback address", addr, ln.Addr())
+	}
+	return ln, nil
+}
+
+// debugHandler serves net/http/pprof under /debug/pprof/.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // connLimit keeps the connection bound under the process's open-file limit, leaving room

@@ -95,17 +95,11 @@ func ApplyInventory(tx *store.Tx, m *store.Machine, f *inventory.Facts) error {
 	m.HardwareInfo = f.HardwareInfo
 	m.HardwareUUID = ""
 	if f.HardwareUUID != nil {
-		others, err := tx.Machines(store.MachineFilter{})
+		taken, err := tx.HardwareUUIDTaken(*f.HardwareUUID, m.ID)
 		if err != nil {
 			return err
 		}
-		unique := true
-		for _, o := range others {
-			if o.ID != m.ID && strings.EqualFold(o.HardwareUUID, *f.HardwareUUID) {
-				unique = false
-			}
-		}
-		if unique {
+		if !taken {
 			m.HardwareUUID = *f.HardwareUUID
 		}
 	}

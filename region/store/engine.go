@@ -41,25 +41,22 @@ func (e *sqliteEngine) open() (*sql.DB, *sql.DB, error) {
 			return nil, nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	// temp_store(MEMORY): the statement journals of the savepoints group commit takes
+	// (batch.go) stay in memory instead of temporary files.
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=temp_store(MEMORY)"
 	u := "file:" + (&url.URL{Path: e.path}).EscapedPath()
 	// The write pool has one connection and takes the write lock at BEGIN, so writers queue
 	// instead of failing on a lock upgrade; readers use WAL snapshots beside it.
-	wdb, err := sql.Open("sqlite", u+"?"+pragmas+"&_txlock=immediate")
-	if err != nil {
-		return nil, nil, err
-	}
+	drv := &sqlite.Driver{}
+	wdb := sql.OpenDB(cachingConnector{dsn: u + "?" + pragmas + "&_txlock=immediate", drv: drv})
 	wdb.SetMaxOpenConns(1)
 	if err := wdb.Ping(); err != nil {
 		wdb.Close()
 		return nil, nil, fmt.Errorf("%s: %w", e.path, err)
 	}
-	rdb, err := sql.Open("sqlite", u+"?"+pragmas)
-	if err != nil {
-		wdb.Close()
-		return nil, nil, err
-	}
+	rdb := sql.OpenDB(cachingConnector{dsn: u + "?" + pragmas, drv: drv})
 	rdb.SetMaxOpenConns(8)
+	rdb.SetMaxIdleConns(8) // an idle connection closed would lose its compiled statements
 	return rdb, wdb, nil
 }
 

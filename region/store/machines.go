@@ -221,6 +221,17 @@ type MachineFilter struct {
 	OwnerID   *int64
 }
 
+// HardwareUUIDTaken reports whether a machine other than except has the hardware UUID uuid
+// (compared without case).
+func (t *Tx) HardwareUUIDTaken(uuid string, except int64) (bool, error) {
+	var n int
+	err := t.queryRow(`SELECT COUNT(*) FROM machines WHERE lower(hardware_uuid) = lower(?) AND id <> ?`, uuid, except).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up machines by hardware uuid: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Machines lists the machines matching f, ordered by id.
 func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
 	var where []string

@@ -243,6 +243,27 @@ ALTER TABLE interfaces ADD COLUMN vid INTEGER;
 	{7, "names of API keys", `
 ALTER TABLE tokens ADD COLUMN name TEXT NOT NULL DEFAULT '';
 `},
+	{8, "machines by hardware uuid", `
+CREATE INDEX machines_hardware_uuid ON machines (lower(hardware_uuid));
+`},
+	// A result's outputs (up to megabytes) inline in its row made every listing of results
+	// read through them.
+	{9, "script result outputs apart", `
+CREATE TABLE script_result_outputs (
+	result_id BIGINT PRIMARY KEY REFERENCES script_results(id) ON DELETE CASCADE,
+	output {{blob}},
+	stdout {{blob}},
+	stderr {{blob}},
+	result {{blob}}
+);
+INSERT INTO script_result_outputs (result_id, output, stdout, stderr, result)
+	SELECT id, output, stdout, stderr, result FROM script_results
+	WHERE output IS NOT NULL OR stdout IS NOT NULL OR stderr IS NOT NULL OR result IS NOT NULL;
+ALTER TABLE script_results DROP COLUMN output;
+ALTER TABLE script_results DROP COLUMN stdout;
+ALTER TABLE script_results DROP COLUMN stderr;
+ALTER TABLE script_results DROP COLUMN result;
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

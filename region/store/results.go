@@ -125,8 +125,6 @@ var resultColumns = []string{"script_set_id", "script_id", "script_version_id", 
 	"parameters", "started", "ended", "suppressed", "interface_id", "block_device_id", "link_connected", "link_speed",
 	"interface_speed", "created", "updated"}
 
-var outputColumns = []string{"output", "stdout", "stderr", "result"}
-
 func (r *ScriptResult) values() []any {
 	var exit sql.NullInt64
 	if r.ExitStatus != nil {
@@ -147,37 +145,51 @@ func (r *ScriptResult) values() []any {
 func (t *Tx) CreateScriptResult(r *ScriptResult) error {
 	now := time.Now()
 	r.Created, r.Updated = now, now
-	cols := append(append([]string{}, resultColumns...), outputColumns...)
-	vals := append(r.values(), r.Output, r.Stdout, r.Stderr, r.Result)
-	id, err := t.insertRow("script_results", cols, vals)
+	id, err := t.insertRow("script_results", resultColumns, r.values())
 	if err != nil {
 		return fmt.Errorf("create script result %s: %w", r.ScriptName, err)
 	}
 	r.ID = id
+	if r.Output != nil || r.Stdout != nil || r.Stderr != nil || r.Result != nil {
+		if err := t.putOutputs(r); err != nil {
+			return fmt.Errorf("create script result %s: %w", r.ScriptName, err)
+		}
+	}
 	return nil
 }
 
 // UpdateScriptResult writes r's fields; its output too when r.HasOutput.
 func (t *Tx) UpdateScriptResult(r *ScriptResult) error {
 	r.Updated = time.Now()
-	cols := resultColumns
-	vals := r.values()
-	if r.HasOutput {
-		cols = append(append([]string{}, resultColumns...), outputColumns...)
-		vals = append(vals, r.Output, r.Stdout, r.Stderr, r.Result)
-	}
-	if err := t.updateRow("script_results", r.ID, cols, vals); err != nil {
+	if err := t.updateRow("script_results", r.ID, resultColumns, r.values()); err != nil {
 		return fmt.Errorf("update script result %d: %w", r.ID, err)
+	}
+	if r.HasOutput {
+		if err := t.putOutputs(r); err != nil {
+			return fmt.Errorf("update script result %d: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// putOutputs writes r's outputs, which live in a table of their own so that listing results
+// does not read through them.
+func (t *Tx) putOutputs(r *ScriptResult) error {
+	_, err := t.exec(`INSERT INTO script_result_outputs (result_id, output, stdout, stderr, result) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (result_id) DO UPDATE SET output = excluded.output, stdout = excluded.stdout,
+		stderr = excluded.stderr, result = excluded.result`, r.ID, r.Output, r.Stdout, r.Stderr, r.Result)
+	if err != nil {
+		return fmt.Errorf("store output: %w", err)
 	}
 	return nil
 }
 
 func resultSelect(output bool) string {
-	cols := append([]string{"id"}, resultColumns...)
-	if output {
-		cols = append(cols, outputColumns...)
+	if !output {
+		return `SELECT id, ` + strings.Join(resultColumns, ", ") + ` FROM script_results`
 	}
-	return `SELECT ` + strings.Join(cols, ", ") + ` FROM script_results`
+	return `SELECT id, ` + strings.Join(resultColumns, ", ") + `, o.output, o.stdout, o.stderr, o.result
+		FROM script_results LEFT JOIN script_result_outputs o ON o.result_id = script_results.id`
 }
 
 func scanResult(sc scanner, output bool) (*ScriptResult, error) {

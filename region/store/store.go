@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,22 @@ type Store struct {
 	eng engine
 	rdb *sql.DB // reads
 	wdb *sql.DB // writes: one connection on SQLite, the same pool as rdb on PostgreSQL
+	// batch groups concurrent Updates into one transaction on SQLite (batch.go); nil on
+	// PostgreSQL, whose connections commit side by side.
+	batch *committer
+	// updates counts the Updates that committed, commits the write transactions committed.
+	updates, commits atomic.Int64
+}
+
+// WriteStats are the store's write counters since it was opened.
+type WriteStats struct {
+	Updates int64 // Updates that committed
+	Commits int64 // write transactions committed: fewer than Updates when they were grouped
+}
+
+// WriteStats reads the write counters.
+func (s *Store) WriteStats() WriteStats {
+	return WriteStats{Updates: s.updates.Load(), Commits: s.commits.Load()}
 }
 
 // Open opens the database named by dsn, creating and migrating it as needed.
@@ -55,6 +72,9 @@ func Open(ctx context.Context, dsn, stateDir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if eng.name() == "sqlite" {
+		s.batch = newCommitter(s)
+	}
 	return s, nil
 }
 
@@ -63,6 +83,9 @@ func (s *Store) Engine() string { return s.eng.name() }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.stop()
+	}
 	err := s.rdb.Close()
 	if s.wdb != s.rdb {
 		if werr := s.wdb.Close(); err == nil {
@@ -84,9 +107,19 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 
 // Update runs fn in a read-write transaction and commits it when fn returns nil. Writers are
 // serialized: on SQLite by the single write connection, on PostgreSQL by SERIALIZABLE
-// isolation, retrying fn when the database reports a serialization failure. fn may therefore
-// run more than once and must not have effects outside the transaction.
+// isolation, retrying fn when the database reports a serialization failure. On SQLite,
+// Updates that wait together share one transaction and one commit, each in its own savepoint
+// (batch.go); each returns only once its changes are committed. fn may therefore run more
+// than once and must not have effects outside the transaction.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if s.batch != nil {
+		if err := s.batch.submit(ctx, fn); err != errAlone {
+			if p, isPanic := err.(panicked); isPanic {
+				panic(p.v)
+			}
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		err := s.update(ctx, fn)
 		if err == nil || !s.eng.retryable(err) || attempt >= 20 {
@@ -112,6 +145,8 @@ func (s *Store) update(ctx context.Context, fn func(*Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", s.eng.mapError(err))
 	}
+	s.updates.Add(1)
+	s.commits.Add(1)
 	return nil
 }
 

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Fleet figures (issue 14): a region on the embedded SQLite, a fleet of simulated machines
+# commissioning against it (hack/fleet), one line per figure: signals per second, region CPU
+# per signal, result-signal latency p50/p99, peak RSS, time to Ready.
+#
+#   hack/bench-fleet.sh                    100 machines, all in flight
+#   FULL=1 hack/bench-fleet.sh             also 500 machines in flight, and 10,000 machines x 15 results
+#   N=1000 C=100 hack/bench-fleet.sh       1,000 machines, 100 in flight
+#   PROFILE=/tmp/cpu.pprof hack/bench-fleet.sh   also take a 20 s CPU profile of the region under the load
+#
+# Sizes: N machines, C in flight (default N), FILE_SIZE bytes per uploaded file (4096), EXTRA
+# extra commissioning scripts per machine (0: the 13 results of the built-ins and the default
+# test; 2 makes 15), RAMP (ramp-up, 0s), HEARTBEAT (120s), MODE (commission or deployed),
+# RUNNER (project, or upstream: no Idempotency-Key).
+# The full report of each run is kept in $OUT (default /tmp/maasgo-bench-fleet).
+set -eu
+cd "$(dirname "$0")/.."
+REGION=${REGION:-bin/maas-region}
+OUT=${OUT:-/tmp/maasgo-bench-fleet}
+mkdir -p "$OUT"
+if [ ! -x "$REGION" ]; then
+	REGION=$OUT/maas-region
+	CGO_ENABLED=0 go build -trimpath -o "$REGION" ./cmd/maas-region
+fi
+go build -o "$OUT/fleet" ./hack/fleet
+
+# fleet NAME N C EXTRA: one region, one fleet, one line per figure.
+fleet() {
+	name=$1 n=$2 c=$3 extra=$4
+	state=$(mktemp -d)
+	port=$(( 20000 + $$ % 10000 ))
+	dport=$(( port + 1 ))
+	"$REGION" serve --listen 127.0.0.1:$port --state-dir "$state" --create-admin admin --log-level warn \
+		--debug-listen 127.0.0.1:$dport >"$state/out" 2>"$state/err" &
+	pid=$!
+	i=0
+	until grep -q '^API key:' "$state/out" 2>/dev/null; do
+		i=$((i + 1)); [ $i -lt 200 ] || { cat "$state/err"; kill $pid; exit 1; }
+		sleep 0.05
+	done
+	key=$(awk '/^API key:/ {print $3}' "$state/out")
+	if [ -n "${PROFILE:-}" ]; then
+		( sleep 2; curl -sf -o "$PROFILE" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-20}" ) &
+		prof=$!
+	fi
+	log=$OUT/$name.txt
+	rc=0
+	"$OUT/fleet" -url "http://127.0.0.1:$port/MAAS" -key "$key" -pid $pid -figures \
+		-machines "$n" -concurrency "$c" -extra-scripts "$extra" -file-size "${FILE_SIZE:-4096}" \
+		-ramp-up "${RAMP:-0s}" -heartbeat "${HEARTBEAT:-120s}" -mode "${MODE:-commission}" -runner "${RUNNER:-project}" >"$log" 2>&1 || rc=$?
+	[ -z "${PROFILE:-}" ] || wait $prof || true
+	kill $pid; wait $pid 2>/dev/null || true
+	rm -rf "$state"
+	label="fleet $name ($n machines, $c in flight, SQLite)"
+	awk -v l="$label" '
+		/^FIGURE/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
+		/^final states:/ { sub(/^final states: /, ""); states = $0 }
+		END {
+			printf "%s: signals/s %s\n", l, f["signals_per_s"]
+			printf "%s: region CPU per signal %s ms\n", l, f["cpu_ms_per_signal"]
+			printf "%s: result signal latency p50 %s ms, p99 %s ms\n", l, f["result_p50_ms"], f["result_p99_ms"]
+			printf "%s: region peak RSS %s MiB\n", l, f["peak_rss_mib"]
+			printf "%s: all played in %s s, errors %s, final states: %s\n", l, f["play_s"], f["errors"], states
+		}' "$log"
+	if [ $rc -ne 0 ]; then
+		echo "fleet $name failed (exit $rc); its report:"
+		cat "$log"
+		return 1
+	fi
+}
+
+N=${N:-100}
+fleet "n$N" "$N" "${C:-$N}" "${EXTRA:-0}"
+if [ -n "${FULL:-}" ]; then
+	fleet n500 500 500 "${EXTRA:-0}"
+	fleet n10000x15 10000 "${C_FULL:-500}" 2
+fi
