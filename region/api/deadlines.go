@@ -31,6 +31,13 @@ func (s *Server) idleTimeout() time.Duration {
 	return DefaultIdleTimeout
 }
 
+// deadlineStep is how far a deadline must have moved before it is set again: a second, or a
+// quarter of a shorter idle timeout, so that the deadline never falls more than a step behind
+// the progress made.
+func deadlineStep(idle time.Duration) time.Duration {
+	return min(time.Second, idle/4)
+}
+
 // deadlineBody extends the connection's read deadline before each read of the body: a read
 // may wait an idle timeout for its bytes, and the whole body must arrive by end.
 type deadlineBody struct {
@@ -46,8 +53,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	if d.After(b.end) {
 		d = b.end
 	}
-	// Setting a deadline is cheap but not free: move it only when it moved by a second.
-	if d.Sub(b.set) >= time.Second || d.Equal(b.end) {
+	// Setting a deadline is cheap but not free: move it only when it moved by a step.
+	if d.Sub(b.set) >= deadlineStep(b.idle) || d.Equal(b.end) {
 		if err := b.rc.SetReadDeadline(d); err == nil {
 			b.set = d
 		}
@@ -67,7 +74,7 @@ type deadlineWriter struct {
 
 func (w *deadlineWriter) extend() {
 	d := time.Now().Add(w.idle)
-	if d.Sub(w.set) >= time.Second {
+	if d.Sub(w.set) >= deadlineStep(w.idle) {
 		if err := w.rc.SetWriteDeadline(d); err == nil {
 			w.set = d
 		}

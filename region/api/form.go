@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Params are a request's parameters: the query string, then the body's fields (urlencoded or
@@ -252,11 +253,30 @@ func (l *limitedReader) Read(b []byte) (int, error) {
 
 // readAtMost reads r to its end, failing with a *tooLargeError naming what when it holds more
 // than limit bytes. It reads into chunks and copies them once into a slice of the exact size,
-// so what it keeps is what was sent (a growing buffer would keep up to twice that).
+// so what it keeps is what was sent (a growing buffer would keep up to twice that). The first
+// chunk is a pooled buffer: most parts are a few KiB, and clearing a new 32 KiB slice for each
+// cost more than reading it.
 func readAtMost(r io.Reader, limit int64, what string) ([]byte, error) {
-	var chunks [][]byte
-	var total int64
-	size := 32 << 10
+	sp := scratch.Get().(*[]byte)
+	defer scratch.Put(sp)
+	buf := *sp
+	if limit < int64(len(buf)) {
+		buf = buf[:max(limit, 0)+1]
+	}
+	n, err := io.ReadFull(r, buf)
+	if int64(n) > limit {
+		return nil, &tooLargeError{what, limit}
+	}
+	first := make([]byte, n)
+	copy(first, buf[:n])
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return first, nil
+	case err != nil:
+		return nil, readError(err, what)
+	}
+	chunks, total := [][]byte{first}, int64(n)
+	size := min(2*len(buf), 4<<20, int(limit-total)+1)
 	for {
 		c := make([]byte, size)
 		n, err := io.ReadFull(r, c)
@@ -270,22 +290,27 @@ func readAtMost(r io.Reader, limit int64, what string) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			var tl *tooLargeError
-			if errors.As(err, &tl) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("read %s: %w", what, err)
+			return nil, readError(err, what)
 		}
 		size = min(size*2, 4<<20, int(limit-total)+1)
-	}
-	if len(chunks) == 1 {
-		return chunks[0], nil
 	}
 	out := make([]byte, 0, total)
 	for _, c := range chunks {
 		out = append(out, c...)
 	}
 	return out, nil
+}
+
+// scratch holds the first chunks readAtMost reads into.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// readError is a failed read of what: a *tooLargeError as it is, anything else named.
+func readError(err error, what string) error {
+	var tl *tooLargeError
+	if errors.As(err, &tl) {
+		return err
+	}
+	return fmt.Errorf("read %s: %w", what, err)
 }
 
 // parseMultipart reads every part of a multipart/form-data body as it arrives. Parts with a

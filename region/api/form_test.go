@@ -118,3 +118,29 @@ func FuzzParseParams(f *testing.F) {
 		}
 	})
 }
+
+// TestReadAtMost reads bodies around the size of its pooled first chunk, at and past their
+// limits: what it gives back is exactly what was sent, and one byte over the limit fails
+// naming what was read.
+func TestReadAtMost(t *testing.T) {
+	for _, tc := range []struct {
+		size  int
+		limit int64
+	}{
+		{0, 0}, {0, 10}, {10, 10}, {11, 10}, {32<<10 - 1, 1 << 20}, {32 << 10, 1 << 20}, {32<<10 + 1, 1 << 20},
+		{32 << 10, 32 << 10}, {32<<10 + 1, 32 << 10}, {100 << 10, 1 << 20}, {100 << 10, 100<<10 - 1},
+	} {
+		data := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
+		got, err := readAtMost(bytes.NewReader(data), tc.limit, "the part")
+		if int64(tc.size) > tc.limit {
+			var tl *tooLargeError
+			if !errors.As(err, &tl) || !strings.Contains(err.Error(), "the part") {
+				t.Errorf("%d bytes, limit %d: %v; want too large, naming the part", tc.size, tc.limit, err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, data) || got == nil || cap(got) != len(data) {
+			t.Errorf("%d bytes, limit %d: %d bytes (cap %d), %v", tc.size, tc.limit, len(got), cap(got), err)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 			return textResponse(strings.Join(items, "\n")), nil
 		})
 	case sub == "" && r.Method == http.MethodPost:
-		s.withNode(w, r, s.metadataOp)
+		s.withNodeToken(w, r, s.metadataOp) // its operations read the machine in their transaction
 	case (sub == "maas-scripts" || strings.HasPrefix(sub, "maas-scripts/")) && isGet(r):
 		s.withNode(w, r, s.maasScripts)
 	case sub == "meta-data" && isGet(r):
@@ -77,8 +77,23 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 }
 
 // withNode authenticates the request as a machine, from its headers, then reads its body and
-// runs fn.
+// runs fn with the machine as it is now.
 func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*request, *store.Machine) (any, error)) {
+	s.withNodeToken(w, r, func(req *request) (any, error) {
+		var m *store.Machine
+		err := s.store.View(r.Context(), func(tx *store.Tx) (err error) {
+			m, err = tx.MachineByID(*req.token.NodeID)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return fn(req, m)
+	})
+}
+
+// withNodeToken is withNode for handlers that read the machine in their own transaction.
+func (s *Server) withNodeToken(w http.ResponseWriter, r *http.Request, fn func(*request) (any, error)) {
 	p, err := parseQuery(r)
 	if err != nil {
 		writeText(w, http.StatusBadRequest, err.Error())
@@ -102,16 +117,7 @@ func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*reque
 		s.writeBodyError(w, r, err)
 		return
 	}
-	var m *store.Machine
-	err = s.store.View(r.Context(), func(tx *store.Tx) (err error) {
-		m, err = tx.MachineByID(*tok.NodeID)
-		return err
-	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	v, err := fn(req, m)
+	v, err := fn(req)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -119,6 +125,7 @@ func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*reque
 	s.writeValue(w, r, v)
 }
 
+// metaData answers GET /<ver>/meta-data/KEY.
 func metaData(m *store.Machine, key string) (any, error) {
 	switch key {
 	case "instance-id":
@@ -134,7 +141,7 @@ func metaData(m *store.Machine, key string) (any, error) {
 }
 
 // metadataOp answers POST /<ver>/ with op=signal, netboot_on or netboot_off.
-func (s *Server) metadataOp(req *request, m *store.Machine) (any, error) {
+func (s *Server) metadataOp(req *request) (any, error) {
 	switch op := req.params.Get("op"); op {
 	case "signal":
 		return s.signal(req)
@@ -167,6 +174,7 @@ func (s *Server) signal(req *request) (any, error) {
 	if key == "" {
 		key = req.params.Get("idempotency_key")
 	}
+	parsed := lifecycle.ParseYAML(sig)
 	err = s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := tx.MachineByID(*req.token.NodeID)
 		if err != nil {
@@ -178,7 +186,7 @@ func (s *Server) signal(req *request) (any, error) {
 				return err
 			}
 		}
-		return s.signals.Process(tx, m, sig)
+		return s.signals.ProcessParsed(tx, m, sig, parsed)
 	})
 	if err != nil {
 		return nil, err

@@ -37,6 +37,37 @@ func (p *Signals) now() time.Time {
 // signal the machine's status does not allow a *StateError (409); the caller rolls the
 // transaction back.
 func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig wire.Signal) error {
+	return p.ProcessParsed(tx, m, sig, nil)
+}
+
+// ParsedYAML holds the result YAML files of a signal read ahead, by content.
+type ParsedYAML map[string]parsedYAML
+
+type parsedYAML struct {
+	res *wire.Result
+	err error
+}
+
+// ParseYAML reads the result YAML files a signal carries. Reading them is the costliest part
+// of a signal that needs no transaction; done before it, it leaves the write transaction,
+// which signals take one after another, only the database's work.
+func ParseYAML(sig wire.Signal) ParsedYAML {
+	var out ParsedYAML
+	for _, f := range sig.Files {
+		if path.Ext(f.Name) != ".yaml" {
+			continue
+		}
+		if out == nil {
+			out = ParsedYAML{}
+		}
+		res, err := wire.ParseResult(f.Data)
+		out[string(f.Data)] = parsedYAML{res, err}
+	}
+	return out
+}
+
+// ProcessParsed is Process with the signal's result YAML files read ahead by ParseYAML.
+func (p *Signals) ProcessParsed(tx *store.Tx, m *store.Machine, sig wire.Signal, parsed ParsedYAML) error {
 	// The metadata API decoded and checked the signal; the status webhook's files come here
 	// without that.
 	if err := sig.Validate(); err != nil {
@@ -45,7 +76,7 @@ func (p *Signals) Process(tx *store.Tx, m *store.Machine, sig wire.Signal) error
 	if listen, err := listensToSignals(m); !listen || err != nil {
 		return err
 	}
-	s := &signalRun{Signals: p, tx: tx, m: m, sig: sig, at: p.now(), stored: map[int64]bool{}}
+	s := &signalRun{Signals: p, tx: tx, m: m, sig: sig, at: p.now(), stored: map[int64]bool{}, parsed: parsed}
 	var err error
 	if s.results, err = tx.ScriptResults(currentSets(m), false); err != nil {
 		return err
@@ -95,6 +126,8 @@ type signalRun struct {
 	results []store.ScriptResult
 	// stored are the results this signal stored files or an exit status into.
 	stored map[int64]bool
+	// parsed are the signal's result YAML files read ahead (ParseYAML); may be nil.
+	parsed ParsedYAML
 }
 
 // recordError keeps the machine's error message. Upstream copies every signal's message
@@ -222,7 +255,7 @@ func (s *signalRun) storeResult(r *store.ScriptResult) error {
 		e := *sig.ExitStatus
 		r.ExitStatus = &e
 	}
-	if err := applyResultYAML(tx, m, r); err != nil {
+	if err := applyResultYAML(tx, m, r, s.parsed); err != nil {
 		return err
 	}
 	end := now
@@ -257,9 +290,13 @@ func (s *signalRun) storeResult(r *store.ScriptResult) error {
 // speeds of the result's interface (links.go). A bad file fails the result and says why in an
 // event; the uploaded output is kept. Speeds from a result without an interface are ignored,
 // as upstream ignores keys it does not know.
-func applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error {
+func applyResultYAML(tx *store.Tx, m *store.Machine, r *store.ScriptResult, parsed ParsedYAML) error {
 	r.Link = nil
-	res, err := wire.ParseResult(r.Result)
+	p, ok := parsed[string(r.Result)]
+	if !ok {
+		p.res, p.err = wire.ParseResult(r.Result)
+	}
+	res, err := p.res, p.err
 	if err == nil && res != nil && res.LinkConnected != nil && r.InterfaceID == nil {
 		err = errors.New("link_connected: allowed only for results of scripts with an interface parameter")
 	}
