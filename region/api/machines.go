@@ -50,54 +50,42 @@ func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error)
 	if len(setIDs) == 0 {
 		return out, nil
 	}
-	rs, err := tx.ScriptResults(setIDs, false)
+	tallies, err := tx.ResultTallies(setIDs)
 	if err != nil {
 		return nil, err
 	}
-	scriptList, err := tx.Scripts(nil)
-	if err != nil {
-		return nil, err
-	}
-	hw := map[int64]wire.HardwareType{}
-	for _, s := range scriptList {
-		hw[s.ID] = s.HardwareType
-	}
-	groups := map[int64]map[string][]store.ScriptResult{}
-	for _, r := range rs {
-		node := owner[r.SetID]
+	groups := map[int64]map[string][]store.ResultTally{}
+	for _, c := range tallies {
+		node := owner[c.SetID]
 		g := groups[node]
 		if g == nil {
-			g = map[string][]store.ScriptResult{}
+			g = map[string][]store.ResultTally{}
 			groups[node] = g
 		}
-		k := kind[r.SetID]
-		g[k] = append(g[k], r)
+		k := kind[c.SetID]
+		g[k] = append(g[k], c)
 		if k != "testing" {
 			continue
 		}
-		h := wire.HardwareNode
-		if r.ScriptID != nil {
-			h = hw[*r.ScriptID]
-		}
-		switch h {
+		switch c.HardwareType {
 		case wire.HardwareCPU:
-			g["cpu_test"] = append(g["cpu_test"], r)
+			g["cpu_test"] = append(g["cpu_test"], c)
 		case wire.HardwareMemory:
-			g["memory_test"] = append(g["memory_test"], r)
+			g["memory_test"] = append(g["memory_test"], c)
 		case wire.HardwareStorage:
-			g["storage_test"] = append(g["storage_test"], r)
+			g["storage_test"] = append(g["storage_test"], c)
 		case wire.HardwareNetwork:
-			g["network_test"] = append(g["network_test"], r)
-			if r.InterfaceID != nil {
-				g["interface_test"] = append(g["interface_test"], r)
+			g["network_test"] = append(g["network_test"], c)
+			if c.OnInterface {
+				g["interface_test"] = append(g["interface_test"], c)
 			}
 		default:
-			g["other_test"] = append(g["other_test"], r)
+			g["other_test"] = append(g["other_test"], c)
 		}
 	}
 	for node, g := range groups {
 		for k, list := range g {
-			out[node].Statuses[k] = lifecycle.OverallStatus(list)
+			out[node].Statuses[k] = lifecycle.TallyStatus(list)
 		}
 	}
 	// A set that exists but holds no result is -1 too, as upstream shows it.

@@ -18,6 +18,25 @@ func OverallStatus(rs []store.ScriptResult) int {
 			has[r.Status] = true
 		}
 	}
+	return overall(has)
+}
+
+// TallyStatus is OverallStatus from tallies of results (store.Tx.ResultTallies) rather than
+// the results themselves.
+func TallyStatus(ts []store.ResultTally) int {
+	if len(ts) == 0 {
+		return -1
+	}
+	has := map[wire.ScriptStatus]bool{}
+	for _, t := range ts {
+		if !t.Suppressed {
+			has[t.Status] = true
+		}
+	}
+	return overall(has)
+}
+
+func overall(has map[wire.ScriptStatus]bool) int {
 	switch {
 	case has[wire.ScriptRunning] || has[wire.ScriptApplyingNetconf] || has[wire.ScriptInstalling]:
 		return int(wire.ScriptRunning)

@@ -243,6 +243,63 @@ func (t *Tx) ScriptResults(setIDs []int64, output bool) ([]ScriptResult, error) 
 	return out, err
 }
 
+// ResultTally counts the results of one set that share a status, the hardware type of their
+// script (HardwareNode when the script is gone), suppression and whether they test an
+// interface: what summaries of many machines need, without reading each result.
+type ResultTally struct {
+	SetID        int64
+	HardwareType wire.HardwareType
+	OnInterface  bool
+	Status       wire.ScriptStatus
+	Suppressed   bool
+	Count        int
+}
+
+// ResultTallies tallies the results of the given sets, ordered by set. The results are read
+// without a join or grouping, which SQLite does slower than a map here.
+func (t *Tx) ResultTallies(setIDs []int64) ([]ResultTally, error) {
+	type scriptHW struct {
+		id int64
+		hw wire.HardwareType
+	}
+	list, err := queryAll(t, "script hardware types", func(sc scanner) (*scriptHW, error) {
+		var s scriptHW
+		err := sc.Scan(&s.id, &s.hw)
+		return &s, err
+	}, `SELECT id, hardware_type FROM scripts`)
+	if err != nil {
+		return nil, err
+	}
+	hw := make(map[int64]wire.HardwareType, len(list))
+	for _, s := range list {
+		hw[s.id] = s.hw
+	}
+	var out []ResultTally
+	index := map[ResultTally]int{} // a tally with Count 0 → its place in out
+	err = t.inChunks("result tallies", `SELECT script_set_id, script_id, interface_id IS NOT NULL, status, suppressed
+		FROM script_results WHERE script_set_id IN (…) ORDER BY script_set_id`, setIDs, func(rows *sql.Rows) error {
+		var c ResultTally
+		var sid sql.NullInt64
+		var status int
+		if err := rows.Scan(&c.SetID, &sid, &c.OnInterface, &status, &c.Suppressed); err != nil {
+			return err
+		}
+		c.Status = wire.ScriptStatus(status)
+		if sid.Valid {
+			c.HardwareType = hw[sid.Int64] // HardwareNode when the script is gone
+		}
+		i, ok := index[c]
+		if !ok {
+			i = len(out)
+			index[c] = i
+			out = append(out, c)
+		}
+		out[i].Count++
+		return nil
+	})
+	return out, err
+}
+
 // RunningResults lists every result in a running status (RUNNING, INSTALLING,
 // APPLYING_NETCONF) across machines, without output.
 func (t *Tx) RunningResults() ([]ScriptResult, error) {
