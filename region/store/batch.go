@@ -10,8 +10,8 @@ import (
 // maxBatch bounds how many Updates share one transaction.
 const maxBatch = 128
 
-// committer runs the write transactions of concurrent Updates on SQLite together (group
-// commit): it takes the Updates waiting for the single write connection, runs each in its own
+// committer runs the write transactions of concurrent Updates together (group commit): it
+// takes the Updates waiting for the process's write slot (Store.writing), runs each in its own
 // savepoint of one transaction and commits once, so a burst of writers costs one fsync instead
 // of one each. An Update is answered only after the commit, so what it acknowledges is as
 // durable as before. An Update whose fn fails is rolled back to its savepoint and gets its
@@ -128,6 +128,8 @@ func (c *committer) run(batch []*commitReq) {
 // together runs the batch in one transaction; ok is false when nothing of it committed.
 func (c *committer) together(live []*commitReq) (results []error, ok bool) {
 	results = make([]error, len(live))
+	c.s.writing <- struct{}{}
+	defer func() { <-c.s.writing }()
 	tx, err := c.s.wdb.BeginTx(context.Background(), c.s.eng.writeTxOptions())
 	if err != nil {
 		return results, false

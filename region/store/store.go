@@ -28,9 +28,14 @@ type Store struct {
 	eng engine
 	rdb *sql.DB // reads
 	wdb *sql.DB // writes: one connection on SQLite, the same pool as rdb on PostgreSQL
-	// batch groups concurrent Updates into one transaction on SQLite (batch.go); nil on
-	// PostgreSQL, whose connections commit side by side.
+	// batch groups concurrent Updates into one transaction (batch.go).
 	batch *committer
+	// writing lets one write transaction of this process run at a time: a batch's or an
+	// Update's alone. On SQLite the single write connection does so anyway; on PostgreSQL,
+	// SERIALIZABLE transactions of one process that ran side by side would mostly abort one
+	// another (a fleet's signals read and write the same tables), so only other processes'
+	// transactions conflict with ours.
+	writing chan struct{}
 	// updates counts the Updates that committed, commits the write transactions committed.
 	updates, commits atomic.Int64
 }
@@ -67,14 +72,12 @@ func Open(ctx context.Context, dsn, stateDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", eng.name(), err)
 	}
-	s := &Store{eng: eng, rdb: rdb, wdb: wdb}
+	s := &Store{eng: eng, rdb: rdb, wdb: wdb, writing: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if eng.name() == "sqlite" {
-		s.batch = newCommitter(s)
-	}
+	s.batch = newCommitter(s)
 	return s, nil
 }
 
@@ -106,11 +109,12 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction and commits it when fn returns nil. Writers are
-// serialized: on SQLite by the single write connection, on PostgreSQL by SERIALIZABLE
-// isolation, retrying fn when the database reports a serialization failure. On SQLite,
-// Updates that wait together share one transaction and one commit, each in its own savepoint
-// (batch.go); each returns only once its changes are committed. fn may therefore run more
-// than once and must not have effects outside the transaction.
+// serialized: within a process by Store.writing, across the
+// processes sharing a PostgreSQL database by SERIALIZABLE isolation, retrying fn when the
+// database reports a serialization failure. Updates that wait together share one
+// transaction and one commit, each in its own savepoint (batch.go); each returns only once
+// its changes are committed. fn may therefore run more than once and must not have effects
+// outside the transaction.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	if s.batch != nil {
 		if err := s.batch.submit(ctx, fn); err != errAlone {
@@ -121,14 +125,21 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		select {
+		case s.writing <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		err := s.update(ctx, fn)
+		<-s.writing
 		if err == nil || !s.eng.retryable(err) || attempt >= 20 {
 			return err
 		}
+		// Another process's transaction won: back off a random while, longer each time.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond):
+		case <-time.After(time.Duration(1+rand.IntN(5<<min(attempt, 6))) * time.Millisecond):
 		}
 	}
 }
