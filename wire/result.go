@@ -55,6 +55,14 @@ func ParseResult(data []byte) (*Result, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
 	}
+	if r, ok := parseResultFast(data); ok {
+		return r, nil
+	}
+	return parseResultYAML(data)
+}
+
+// parseResultYAML is ParseResult through yaml.v3, for any file.
+func parseResultYAML(data []byte) (*Result, error) {
 	root, err := DecodeYAML(data)
 	if err != nil {
 		return nil, fmt.Errorf("result: %w", err)

@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -167,4 +168,77 @@ func FuzzParseResult(f *testing.F) {
 			t.Fatalf("results cannot be stored as JSON: %v", err)
 		}
 	})
+}
+
+// The fast path answers only what yaml.v3 answers the same: wherever it takes a file, the
+// full parser gives the same result, without error.
+func FuzzParseResultFast(f *testing.F) {
+	for _, s := range []string{
+		"status: passed\n", "status: passed\nresults:\n  metric_00000: 10000.000\n  metric_00001: 10037.001\n",
+		"status: failed\nresults:\n    a: 1\n    b: -2\n    c: x-y.z\n    d: -0.0\n", "results:\n", "foo: bar\nstatus: skipped",
+		"results:\n  a: yes\n", "results:\n  a: 0x10\n", "results:\n  a: 1e5\n", "results:\n  a: 012\n", "results:\n  a: .5\n",
+		"results:\n  a: 1\n   b: 2\n", "status: passed\nstatus: failed\n", "results:\n  a: 1\n  a: 2\n", "a:b\n", "1: 2\n",
+		"results:\n  a: 1\n\n  b: 2\nx: y\n", "results:\n  true: 1\n  1.5: null_\n", "status: passed \n", "status:  passed\n",
+		"results:\n  a: 99999999999999999999\n", "results:\n  a: 123456789012345678\n", "x: NULL\n", "x: _\n", "results:\n  a: -\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := parseResultFast(data)
+		if !ok {
+			return
+		}
+		slow, err := parseResultYAML(data)
+		if err != nil {
+			t.Fatalf("fast path took %q, yaml.v3 refuses it: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q:\nfast %s\nyaml %s", data, describeResult(fast), describeResult(slow))
+		}
+	})
+}
+
+func describeResult(r *Result) string {
+	if r == nil {
+		return "nil"
+	}
+	st := "nil"
+	if r.Status != nil {
+		st = r.Status.Label()
+	}
+	return fmt.Sprintf("status %s results %#v ignored %#v link %v %v %v", st, r.Results, r.Ignored, r.LinkConnected, r.LinkSpeed, r.InterfaceSpeed)
+}
+
+// The shapes the fast path takes, and what it gives.
+func TestParseResultFast(t *testing.T) {
+	passed := ScriptPassed
+	tests := []struct {
+		in   string
+		want *Result // nil: the fast path declines
+	}{
+		{"status: passed\n", &Result{Status: &passed}},
+		{"status: passed\nresults:\n  m: 12345.678\n  n: 7\n  s: ok-1\n", &Result{Status: &passed,
+			Results: map[string]any{"m": 12345.678, "n": int64(7), "s": "ok-1"}}},
+		{"other: 1\nresults:\n", &Result{Ignored: []string{"other"}}},
+		{"status: Passed\n", nil},
+		{"results:\n  a: yes\n", nil},
+		{"results:\n  a: 0x10\n", nil},
+		{"results:\n  a: [1, 2]\n", nil},
+		{"results:\n  a: 'q'\n", nil},
+		{"# comment\nstatus: passed\n", nil},
+		{"link_connected: true\n", nil},
+		{"status: passed\nstatus: failed\n", nil},
+	}
+	for _, tt := range tests {
+		got, ok := parseResultFast([]byte(tt.in))
+		if tt.want == nil {
+			if ok {
+				t.Errorf("%q: fast path took it: %s", tt.in, describeResult(got))
+			}
+			continue
+		}
+		if !ok || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%q: got %s (ok %v); want %s", tt.in, describeResult(got), ok, describeResult(tt.want))
+		}
+	}
 }

@@ -47,6 +47,7 @@ type config struct {
 	Verify      bool          // read every machine's results back and compare with what was sent
 	Prefix      string        // hostname prefix
 	Timeout     time.Duration // for each request
+	MaxConns    int           // connections open at once to each region (0: no bound)
 }
 
 // machine is one simulated machine.
@@ -78,6 +79,9 @@ func newFleet(cfg config) *fleet {
 	// the project's runner keep theirs.
 	tr.MaxIdleConnsPerHost = 2*cfg.Concurrency + 8
 	tr.MaxIdleConns = tr.MaxIdleConnsPerHost * len(cfg.URLs)
+	// Every simulated machine dials from the same address, which the region bounds
+	// (maas-region serve --max-connections-per-address); real machines each have their own.
+	tr.MaxConnsPerHost = cfg.MaxConns
 	now := time.Now().UnixNano()
 	return &fleet{cfg: cfg, rec: newRecorder(), hc: hc, admin: client.New(cfg.Admin, hc),
 		content: newContent(cfg.FileSize, cfg.Resources, uint16(now>>10)), runID: strconv.FormatInt(now, 36)}

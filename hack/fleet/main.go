@@ -39,6 +39,7 @@ func main() {
 	flag.IntVar(&o.cfg.Concurrency, "concurrency", 100, "machines playing their sequence at once (and requests at once while setting up)")
 	flag.DurationVar(&o.cfg.RampUp, "ramp-up", 0, "spread the machines' starts over this long")
 	flag.DurationVar(&o.cfg.Heartbeat, "heartbeat", 120*time.Second, "heartbeat interval while a machine plays (the runner's is 120s); 0: only the first heartbeat")
+	flag.IntVar(&o.cfg.MaxConns, "max-conns", 500, "connections open at once to each region: all machines dial from one address, which the region bounds (512 by default); 0 for no bound")
 	flag.IntVar(&o.cfg.FileSize, "file-size", 4096, "bytes of each uploaded file: combined output, stdout, stderr, result YAML")
 	flag.StringVar(&o.resources, "resources", "", "machine-resources JSON fixture (default: testdata/machines/qemu-1g/machine-resources.json of this module)")
 	flag.StringVar(&o.cfg.Mode, "mode", modeCommission, "commission (maas-run-remote-scripts) or deployed (maas-run-scripts report-results)")
