@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -94,6 +95,12 @@ func (e *postgresEngine) open() (*sql.DB, *sql.DB, error) {
 		return nil, nil, err
 	}
 	db.SetMaxOpenConns(16)
+	// Keep the connections open: a new one costs a SCRAM handshake (key stretching, about a
+	// millisecond of CPU) and loses the statements pgx prepared on it. With database/sql's
+	// default of two idle connections, a fleet's bursts reconnected all the time (17 % of the
+	// region's CPU in a profile).
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("%s: %w", redact(e.dsn), err)
