@@ -23,6 +23,7 @@ func TestHandlers(t *testing.T) {
 		as                 string // default asAdmin
 		status             int
 		has                []string // substrings of the body
+		exact              string   // the whole body, when set
 	}
 	cases := []tc{
 		{name: "version", method: "GET", path: "version/", as: asAnon, status: 200, has: []string{`"capabilities"`}},
@@ -41,6 +42,16 @@ func TestHandlers(t *testing.T) {
 			has: []string{`"name"`}},
 
 		{name: "machines filter by status", method: "GET", path: "machines/?status=deployed&hostname={host}", status: 200, has: []string{`"hostname":"m`, `"status_name":"Deployed"`}},
+		{name: "machines by MAC", method: "GET", path: "machines/?mac_address={mac}", status: 200, has: []string{`"system_id":"{id}"`}},
+		{name: "machines by MAC, bad", method: "GET", path: "machines/?mac_address={mac}&mac_address=zz", status: 400, has: []string{`"mac_address"`, "Invalid MAC address(es): zz"}},
+		{name: "machines in the default zone and pool", method: "GET", path: "machines/?zone=default&pool=default&hostname={host}", status: 200, has: []string{`"system_id":"{id}"`}},
+		{name: "machines in another zone", method: "GET", path: "machines/?zone=elsewhere&hostname={host}", status: 200, exact: "[]"},
+		{name: "machines in another pool", method: "GET", path: "machines/?pool=spare&hostname={host}", status: 200, exact: "[]"},
+		{name: "machines of an agent", method: "GET", path: "machines/?agent_name=juju&hostname={host}", status: 200, exact: "[]"},
+		{name: "machines in another domain", method: "GET", path: "machines/?domain=nosuch&hostname={host}", status: 200, exact: "[]"},
+		{name: "machines with much memory", method: "GET", path: "machines/?mem=99999999&hostname={host}", status: 200, exact: "[]"},
+		{name: "machines with any memory", method: "GET", path: "machines/?mem=0&cpu_count=0&hostname={host}", status: 200, has: []string{`"system_id":"{id}"`}},
+		{name: "machines, bad cpu_count", method: "GET", path: "machines/?cpu_count=many", status: 400, has: []string{`"cpu_count"`, "many"}},
 		{name: "machines unknown status", method: "GET", path: "machines/?status=sleeping", status: 400, has: []string{`"status"`}},
 		{name: "machine read", method: "GET", path: "machines/{id}/", status: 200, has: []string{`"system_id":"{id}"`, `"owner":"owner"`, `"interface_set"`}},
 		{name: "machine unknown", method: "GET", path: "machines/nosuch/", status: 404, has: []string{"nosuch"}},
@@ -148,6 +159,9 @@ func TestHandlers(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != c.status {
 				t.Fatalf("%s %s: %d %s; want %d", c.method, c.path, resp.StatusCode, b, c.status)
+			}
+			if c.exact != "" && strings.TrimSpace(string(b)) != c.exact {
+				t.Errorf("%s %s: body %.400s; want %s", c.method, c.path, b, c.exact)
 			}
 			for _, want := range c.has {
 				if want = rep.Replace(want); !strings.Contains(string(b), want) {

@@ -92,9 +92,13 @@ func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error)
 	return out, nil
 }
 
-func readMachines(req *request) (any, error) {
-	p := req.params
-	f := store.MachineFilter{Hostnames: p.List("hostname"), SystemIDs: append(p.List("system_id"), p.List("id")...)}
+// machineFilter reads upstream's filters of machines read: hostname, id (system_id here
+// too), mac_address and domain (each may repeat), status, cpu_count and mem (minimums),
+// zone, pool and agent_name. This region has one zone and one pool, both "default", and
+// machines without an agent name, so those three select all machines or none (none is nil).
+func machineFilter(p *Params) (f *store.MachineFilter, err error) {
+	f = &store.MachineFilter{Hostnames: p.List("hostname"), SystemIDs: append(p.List("system_id"), p.List("id")...),
+		Domains: p.List("domain")}
 	for _, v := range p.List("status") {
 		st, err := wire.ParseNodeStatus(v)
 		if err != nil {
@@ -102,9 +106,62 @@ func readMachines(req *request) (any, error) {
 		}
 		f.Statuses = append(f.Statuses, st)
 	}
+	var bad []string
+	for _, v := range p.List("mac_address") {
+		mac, err := lifecycle.NormalizeMAC(v)
+		if err != nil {
+			bad = append(bad, v)
+			continue
+		}
+		f.MACs = append(f.MACs, mac)
+	}
+	if len(bad) > 0 {
+		return nil, fieldError("mac_address", "Invalid MAC address(es): "+strings.Join(bad, ", "))
+	}
+	for _, m := range []struct {
+		name string
+		dst  *int64
+	}{{"cpu_count", nil}, {"mem", &f.MinMemory}} {
+		v := strings.TrimSpace(p.Get(m.name))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fieldError(m.name, fmt.Sprintf("%q is not a whole number, 0 or more.", v))
+		}
+		if m.dst == nil {
+			f.MinCPUs = int(min(n, 1<<31-1))
+		} else {
+			*m.dst = n
+		}
+	}
+	for _, name := range []string{"zone", "pool"} {
+		for _, v := range p.List(name) {
+			if v != "default" {
+				return nil, nil
+			}
+		}
+	}
+	for _, v := range p.List("agent_name") {
+		if v != "" {
+			return nil, nil
+		}
+	}
+	return f, nil
+}
+
+func readMachines(req *request) (any, error) {
+	f, err := machineFilter(req.params)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return []*machineJSON{}, nil
+	}
 	var out []*machineJSON
-	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
-		ms, err := tx.Machines(f)
+	err = req.s.store.View(req.ctx, func(tx *store.Tx) error {
+		ms, err := tx.Machines(*f)
 		if err != nil {
 			return err
 		}

@@ -219,6 +219,10 @@ type MachineFilter struct {
 	Hostnames []string
 	Statuses  []wire.NodeStatus
 	OwnerID   *int64
+	MACs      []string // machines with an interface of one of these (lower-case, colons)
+	Domains   []string
+	MinCPUs   int   // at least this many CPUs (0: any)
+	MinMemory int64 // at least this much memory, MiB (0: any)
 }
 
 // HardwareUUIDTaken reports whether a machine other than except has the hardware UUID uuid
@@ -258,6 +262,26 @@ func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
 	if f.OwnerID != nil {
 		where = append(where, "m.owner_id = ?")
 		args = append(args, *f.OwnerID)
+	}
+	if len(f.MACs) > 0 {
+		where = append(where, "m.id IN (SELECT node_id FROM interfaces WHERE "+in("mac_address", len(f.MACs))+")")
+		for _, v := range f.MACs {
+			args = append(args, v)
+		}
+	}
+	if len(f.Domains) > 0 {
+		where = append(where, in("m.domain", len(f.Domains)))
+		for _, v := range f.Domains {
+			args = append(args, v)
+		}
+	}
+	if f.MinCPUs > 0 {
+		where = append(where, "m.cpu_count >= ?")
+		args = append(args, f.MinCPUs)
+	}
+	if f.MinMemory > 0 {
+		where = append(where, "m.memory >= ?")
+		args = append(args, f.MinMemory)
 	}
 	q := machineSelect
 	if len(where) > 0 {

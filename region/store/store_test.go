@@ -187,6 +187,18 @@ func TestMachines(t *testing.T) {
 			if len(two) != 2 {
 				t.Errorf("filter by hostnames: %d machines; want 2", len(two))
 			}
+			byMAC, err := tx.Machines(store.MachineFilter{MACs: []string{"52:54:00:00:00:01", "52:54:00:00:00:99"}})
+			if err != nil || len(byMAC) != 1 || byMAC[0].Hostname != "alpha" {
+				t.Errorf("filter by MAC: %v, %v", byMAC, err)
+			}
+			for _, f := range []store.MachineFilter{{Domains: []string{"nosuch"}}, {MinCPUs: 1 << 20}, {MinMemory: 1 << 40}} {
+				if none, err := tx.Machines(f); err != nil || len(none) != 0 {
+					t.Errorf("filter %+v: %d machines, %v; want none", f, len(none), err)
+				}
+			}
+			if all, err := tx.Machines(store.MachineFilter{Domains: []string{got.Domain}, MinCPUs: got.CPUCount, MinMemory: got.Memory}); err != nil || len(all) == 0 {
+				t.Errorf("filter by alpha's own domain, CPUs and memory: %d machines, %v", len(all), err)
+			}
 			ifs, err := tx.Interfaces(m.ID)
 			if err != nil || len(ifs[m.ID]) != 1 || ifs[m.ID][0].MTU != 1500 || ifs[m.ID][0].Type != "physical" {
 				t.Errorf("interfaces: %+v, %v", ifs, err)
