@@ -36,17 +36,18 @@ fuzz: ## run every fuzz test for FUZZTIME (default 5s) each
 run: build ## the main job: start the region under ./state, register and report this machine, serve until Ctrl-C
 	@STATE=$(STATE) LISTEN=$(LISTEN) MACHINE=$(MACHINE) GO=$(GO) hack/run.sh
 
-bench: build ## benchmarks: sizes, the region's idle RSS and GET machines/ throughput, the collector beside lshw
+bench: build ## benchmarks: sizes, the region's idle RSS and GET machines/ throughput, the collector beside lshw, a fleet of 100
 	@hack/bench-region.sh
 	@hack/bench-collector.sh
 	@hack/bench-fleet.sh
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./region/api/
+	$(GO) test -run '^$$' -bench ListMachines -benchtime 20x ./region/api/
 
 bench-fleet: build ## a fleet of 100 simulated machines commissioning at once (hack/fleet): signals/s, CPU per signal, latency, RSS
 	@hack/bench-fleet.sh
 
-bench-full: build ## the full sizes: 500 machines in flight, 10,000 machines x 15 results
+bench-full: build ## the full sizes: 500 machines in flight, 10,000 machines x 15 results, the tar.xz encoders on 100 MiB
 	@FULL=1 hack/bench-fleet.sh
+	$(GO) test -run '^$$' -bench XZ -benchtime 1x -timeout 2h ./region/api/
 
 bench-collector: build ## the hardware collector beside lshw -json: wall time and peak RSS
 	hack/bench-collector.sh
