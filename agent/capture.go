@@ -92,7 +92,7 @@ func (r *run) capture(pc *phaseCtx, s *Script, o outputFiles, inv invocation, re
 		oc.Note = strings.Join(notes, "; ")
 		msg += " (" + oc.Note + ")"
 	}
-	sig := r.scriptSignal(s, status, msg)
+	sig := s.ScriptSignal(status, msg)
 	sig.ExitStatus = &sigExit
 	rt := res.Runtime.Seconds()
 	sig.Runtime = &rt
@@ -121,7 +121,7 @@ func (r *run) bmcSignal(s *Script) (*Signal, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig := r.scriptSignal(s, wire.SignalWorking, "BMC credentials reconfigured by "+s.Name)
+	sig := s.ScriptSignal(wire.SignalWorking, "BMC credentials reconfigured by "+s.Name)
 	sig.PowerType, sig.PowerParameters = powerType, params
 	return &sig, nil
 }
@@ -132,7 +132,7 @@ func (r *run) fail(pc *phaseCtx, s *Script, o outputFiles, diag string, exit int
 	if err := o.writeDiagnostic(diag); err != nil {
 		r.logf("%s: write diagnostic: %v", s.Name, err)
 	}
-	sig := r.scriptSignal(s, wire.SignalWorking, fmt.Sprintf(msgFormat, s.MsgName()))
+	sig := s.ScriptSignal(wire.SignalWorking, fmt.Sprintf(msgFormat, s.MsgName()))
 	sig.ExitStatus = &exit
 	oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, Status: wire.ScriptFailed, ExitStatus: exit, OutDir: o.Dir,
 		Note: strings.TrimSpace(strings.SplitN(diag, "\n", 2)[0])}
@@ -157,7 +157,7 @@ func (r *run) failGroup(pc *phaseCtx, group []*Script, o outputFiles, status str
 		if strings.Contains(msgFormat, "%s") {
 			msg = fmt.Sprintf(msgFormat, s.MsgName())
 		}
-		sig := r.scriptSignal(s, status, msg)
+		sig := s.ScriptSignal(status, msg)
 		sig.ExitStatus = &exit
 		sig.Files = existingFiles(s, o, false)
 		oc := Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, Status: outcome, ExitStatus: exit, OutDir: o.Dir}

@@ -43,18 +43,6 @@ type Script struct {
 	ParamOrder []string
 }
 
-// MsgName is how upstream names a result in its messages: "name (id: 1, script_version_id:
-// 2)", "name (id: 1)" or "name".
-func (s *Script) MsgName() string {
-	if s.ScriptResultID == nil {
-		return s.Name
-	}
-	if s.ScriptVersionID != 0 {
-		return fmt.Sprintf("%s (id: %d, script_version_id: %d)", s.Name, *s.ScriptResultID, s.ScriptVersionID)
-	}
-	return fmt.Sprintf("%s (id: %d)", s.Name, *s.ScriptResultID)
-}
-
 // OutName is the name of the script's output directory under out/: "<name>.<id>", or the
 // name alone without a result id.
 func (s *Script) OutName() string {

@@ -71,7 +71,7 @@ func (r *run) install(ctx context.Context, pc *phaseCtx, group []*Script) bool {
 			continue
 		}
 		for _, s := range group {
-			r.emitStep(pc, s, "install-"+kind.name, r.scriptSignal(s, wire.SignalInstalling, fmt.Sprintf(kind.msg, s.MsgName())))
+			r.emitStep(pc, s, "install-"+kind.name, s.ScriptSignal(wire.SignalInstalling, fmt.Sprintf(kind.msg, s.MsgName())))
 		}
 		if fail = kind.run(ctx, pk, sink, r.downloadPath(group[0])); fail != nil {
 			break

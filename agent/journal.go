@@ -65,7 +65,7 @@ func (r *run) emitStep(pc *phaseCtx, s *Script, step string, sig Signal) bool {
 // started before: an interrupted invocation journaled its start, or the region says so. The
 // script learns it as HAS_STARTED.
 func (r *run) journalStart(pc *phaseCtx, s *Script) (hasStarted bool) {
-	first := r.emitStep(pc, s, "start", r.scriptSignal(s, wire.SignalWorking, "Starting "+s.MsgName()))
+	first := r.emitStep(pc, s, "start", s.ScriptSignal(wire.SignalWorking, "Starting "+s.MsgName()))
 	return !first || (s.HasStarted != nil && *s.HasStarted)
 }
 
@@ -104,18 +104,4 @@ func (r *run) recorded(pc *phaseCtx, s *Script) (Outcome, bool) {
 		return Outcome{Phase: pc.phase.Type, Name: s.Name, ID: s.ID, Status: wire.ScriptFailed}, true
 	}
 	return *sr.Outcome, true
-}
-
-// scriptSignal is a signal about script s: its result id, name and version.
-func (r *run) scriptSignal(s *Script, status, msg string) Signal {
-	sig := Signal{Status: status, Error: msg, Name: s.Name}
-	if s.ScriptResultID != nil {
-		id := *s.ScriptResultID
-		sig.ScriptResultID = &id
-		if s.ScriptVersionID != 0 {
-			v := s.ScriptVersionID
-			sig.ScriptVersionID = &v
-		}
-	}
-	return sig
 }

@@ -43,7 +43,7 @@ func (r *run) netstateFile() string { return filepath.Join(r.configDir, "netstat
 // caller restores the network after them (restoreNetconf) whatever happens.
 func (r *run) applyNetconf(ctx context.Context, pc *phaseCtx, group []*Script) bool {
 	for _, s := range group {
-		r.emitStep(pc, s, "netconf", r.scriptSignal(s, wire.SignalApplyingNetconf,
+		r.emitStep(pc, s, "netconf", s.ScriptSignal(wire.SignalApplyingNetconf,
 			"Applying custom network configuration for "+s.MsgName()))
 	}
 	o := r.outputs(group[0])

@@ -38,6 +38,32 @@ type IndexEntry struct {
 	BMCConfigPath             string                   `json:"bmc_config_path,omitempty"`
 }
 
+// MsgName names the script in the runner's messages: "<name> (id: N, script_version_id: V)",
+// with what the entry has.
+func (e *IndexEntry) MsgName() string {
+	switch {
+	case e.ScriptResultID == nil:
+		return e.Name
+	case e.ScriptVersionID != 0:
+		return fmt.Sprintf("%s (id: %d, script_version_id: %d)", e.Name, *e.ScriptResultID, e.ScriptVersionID)
+	}
+	return fmt.Sprintf("%s (id: %d)", e.Name, *e.ScriptResultID)
+}
+
+// ScriptSignal is a signal about the entry's script: its result id, name and version.
+func (e *IndexEntry) ScriptSignal(status, msg string) Signal {
+	sig := Signal{Status: status, Error: msg, Name: e.Name}
+	if e.ScriptResultID != nil {
+		id := *e.ScriptResultID
+		sig.ScriptResultID = &id
+		if e.ScriptVersionID != 0 {
+			v := e.ScriptVersionID
+			sig.ScriptVersionID = &v
+		}
+	}
+	return sig
+}
+
 // ResolvedParam is a parameter with the value chosen for one script result. Value is a
 // scalar, or for storage and interface parameters a device (StorageValue, InterfaceValue).
 type ResolvedParam struct {

@@ -444,7 +444,7 @@ func (f *fleet) playDeployed(ctx context.Context, m *machine) error {
 	}
 	for _, e := range run {
 		if f.cfg.Runner == runnerProject {
-			if err := s.signal(ctx, kindStart, s.scriptSignal(e, "Starting "+msgName(e))); err != nil {
+			if err := s.signal(ctx, kindStart, e.ScriptSignal(wire.SignalWorking, "Starting "+e.MsgName())); err != nil {
 				return err
 			}
 		}
@@ -475,7 +475,7 @@ func (s *session) runScripts(ctx context.Context, list []wire.IndexEntry) error 
 		}
 	}
 	for _, e := range serial {
-		if err := s.signal(ctx, kindStart, s.scriptSignal(e, "Starting "+msgName(e))); err != nil {
+		if err := s.signal(ctx, kindStart, e.ScriptSignal(wire.SignalWorking, "Starting "+e.MsgName())); err != nil {
 			return err
 		}
 		if err := s.signal(ctx, kindResult, s.resultSignal(e)); err != nil {
@@ -483,7 +483,7 @@ func (s *session) runScripts(ctx context.Context, list []wire.IndexEntry) error 
 		}
 	}
 	for _, e := range parallel {
-		if err := s.signal(ctx, kindStart, s.scriptSignal(e, "Starting "+msgName(e))); err != nil {
+		if err := s.signal(ctx, kindStart, e.ScriptSignal(wire.SignalWorking, "Starting "+e.MsgName())); err != nil {
 			return err
 		}
 	}
@@ -503,34 +503,9 @@ func hwRank(h wire.HardwareType) int {
 	return int(h)
 }
 
-// msgName names a script in the runner's messages: "<name> (id: N, script_version_id: V)".
-func msgName(e wire.IndexEntry) string {
-	switch {
-	case e.ScriptResultID == nil:
-		return e.Name
-	case e.ScriptVersionID != 0:
-		return fmt.Sprintf("%s (id: %d, script_version_id: %d)", e.Name, *e.ScriptResultID, e.ScriptVersionID)
-	}
-	return fmt.Sprintf("%s (id: %d)", e.Name, *e.ScriptResultID)
-}
-
-// scriptSignal is a WORKING signal about e, as the runner's (agent/journal.go scriptSignal).
-func (s *session) scriptSignal(e wire.IndexEntry, msg string) wire.Signal {
-	sig := wire.Signal{Status: wire.SignalWorking, Error: msg, Name: e.Name}
-	if e.ScriptResultID != nil {
-		id := *e.ScriptResultID
-		sig.ScriptResultID = &id
-		if e.ScriptVersionID != 0 {
-			v := e.ScriptVersionID
-			sig.ScriptVersionID = &v
-		}
-	}
-	return sig
-}
-
 // resultSignal is e's result: exit status 0, a runtime, and its four files.
 func (s *session) resultSignal(e wire.IndexEntry) wire.Signal {
-	sig := s.scriptSignal(e, "Finished "+msgName(e)+": 0")
+	sig := e.ScriptSignal(wire.SignalWorking, "Finished "+e.MsgName()+": 0")
 	exit := 0
 	rt := 0.5 + float64(len(e.Name)%10)/10
 	sig.ExitStatus, sig.Runtime = &exit, &rt

@@ -9,16 +9,11 @@ import (
 // beats aborted beats failures beats degraded beats passed; suppressed results are ignored;
 // no results is -1.
 func OverallStatus(rs []store.ScriptResult) int {
-	if len(rs) == 0 {
-		return -1
+	ts := make([]store.ResultTally, len(rs))
+	for i, r := range rs {
+		ts[i] = store.ResultTally{Status: r.Status, Suppressed: r.Suppressed, Count: 1}
 	}
-	has := map[wire.ScriptStatus]bool{}
-	for _, r := range rs {
-		if !r.Suppressed {
-			has[r.Status] = true
-		}
-	}
-	return overall(has)
+	return TallyStatus(ts)
 }
 
 // TallyStatus is OverallStatus from tallies of results (store.Tx.ResultTallies) rather than
@@ -33,10 +28,6 @@ func TallyStatus(ts []store.ResultTally) int {
 			has[t.Status] = true
 		}
 	}
-	return overall(has)
-}
-
-func overall(has map[wire.ScriptStatus]bool) int {
 	switch {
 	case has[wire.ScriptRunning] || has[wire.ScriptApplyingNetconf] || has[wire.ScriptInstalling]:
 		return int(wire.ScriptRunning)

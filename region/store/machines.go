@@ -225,6 +225,38 @@ type MachineFilter struct {
 	MinMemory int64 // at least this much memory, MiB (0: any)
 }
 
+// where gathers a query's conditions, joined with AND, and their arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// clause is " WHERE …", or "" without conditions.
+func (w *where) clause() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// inList adds the condition cond, whose %s stands for the placeholders of vals ("col IN
+// (%s)"); nothing when vals is empty.
+func inList[T any](w *where, cond string, vals []T) {
+	if len(vals) == 0 {
+		return
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	w.add(fmt.Sprintf(cond, placeholders(len(vals))), args...)
+}
+
 // HardwareUUIDTaken reports whether a machine other than except has the hardware UUID uuid
 // (compared without case).
 func (t *Tx) HardwareUUIDTaken(uuid string, except int64) (bool, error) {
@@ -238,56 +270,26 @@ func (t *Tx) HardwareUUIDTaken(uuid string, except int64) (bool, error) {
 
 // Machines lists the machines matching f, ordered by id.
 func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
-	var where []string
-	var args []any
-	in := func(col string, n int) string { return col + " IN (" + placeholders(n) + ")" }
-	if len(f.SystemIDs) > 0 {
-		where = append(where, in("m.system_id", len(f.SystemIDs)))
-		for _, v := range f.SystemIDs {
-			args = append(args, v)
-		}
+	var w where
+	inList(&w, "m.system_id IN (%s)", f.SystemIDs)
+	inList(&w, "m.hostname IN (%s)", f.Hostnames)
+	statuses := make([]int, len(f.Statuses))
+	for i, st := range f.Statuses {
+		statuses[i] = int(st)
 	}
-	if len(f.Hostnames) > 0 {
-		where = append(where, in("m.hostname", len(f.Hostnames)))
-		for _, v := range f.Hostnames {
-			args = append(args, v)
-		}
-	}
-	if len(f.Statuses) > 0 {
-		where = append(where, in("m.status", len(f.Statuses)))
-		for _, v := range f.Statuses {
-			args = append(args, int(v))
-		}
-	}
+	inList(&w, "m.status IN (%s)", statuses)
 	if f.OwnerID != nil {
-		where = append(where, "m.owner_id = ?")
-		args = append(args, *f.OwnerID)
+		w.add("m.owner_id = ?", *f.OwnerID)
 	}
-	if len(f.MACs) > 0 {
-		where = append(where, "m.id IN (SELECT node_id FROM interfaces WHERE "+in("mac_address", len(f.MACs))+")")
-		for _, v := range f.MACs {
-			args = append(args, v)
-		}
-	}
-	if len(f.Domains) > 0 {
-		where = append(where, in("m.domain", len(f.Domains)))
-		for _, v := range f.Domains {
-			args = append(args, v)
-		}
-	}
+	inList(&w, "m.id IN (SELECT node_id FROM interfaces WHERE mac_address IN (%s))", f.MACs)
+	inList(&w, "m.domain IN (%s)", f.Domains)
 	if f.MinCPUs > 0 {
-		where = append(where, "m.cpu_count >= ?")
-		args = append(args, f.MinCPUs)
+		w.add("m.cpu_count >= ?", f.MinCPUs)
 	}
 	if f.MinMemory > 0 {
-		where = append(where, "m.memory >= ?")
-		args = append(args, f.MinMemory)
+		w.add("m.memory >= ?", f.MinMemory)
 	}
-	q := machineSelect
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	return queryAll(t, "machines", scanMachine, q+" ORDER BY m.id", args...)
+	return queryAll(t, "machines", scanMachine, machineSelect+w.clause()+" ORDER BY m.id", w.args...)
 }
 
 // DeleteMachine removes a machine with its interfaces, tokens and events.
@@ -355,36 +357,19 @@ type EventFilter struct {
 
 // Events lists events, newest first unless f.OldestFirst.
 func (t *Tx) Events(f EventFilter) ([]Event, error) {
-	var where []string
-	var args []any
-	if len(f.NodeIDs) > 0 {
-		where = append(where, "node_id IN ("+placeholders(len(f.NodeIDs))+")")
-		for _, id := range f.NodeIDs {
-			args = append(args, id)
-		}
-	}
-	if levels := levelsFrom(f.Level); levels != nil {
-		where = append(where, "level IN ("+placeholders(len(levels))+")")
-		for _, l := range levels {
-			args = append(args, l)
-		}
-	}
+	var w where
+	inList(&w, "node_id IN (%s)", f.NodeIDs)
+	inList(&w, "level IN (%s)", levelsFrom(f.Level))
 	if f.AfterID > 0 {
-		where = append(where, "id > ?")
-		args = append(args, f.AfterID)
+		w.add("id > ?", f.AfterID)
 	}
 	if f.BeforeID > 0 {
-		where = append(where, "id < ?")
-		args = append(args, f.BeforeID)
+		w.add("id < ?", f.BeforeID)
 	}
 	if f.Username != "" {
-		where = append(where, "username = ?")
-		args = append(args, f.Username)
+		w.add("username = ?", f.Username)
 	}
-	q := `SELECT id, node_id, type, level, description, username, created FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	q := `SELECT id, node_id, type, level, description, username, created FROM events` + w.clause()
 	if f.OldestFirst {
 		q += " ORDER BY id"
 	} else {
@@ -393,7 +378,7 @@ func (t *Tx) Events(f EventFilter) ([]Event, error) {
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	return queryAll(t, "events", scanEvent, q, args...)
+	return queryAll(t, "events", scanEvent, q, w.args...)
 }
 
 func scanEvent(sc scanner) (*Event, error) {

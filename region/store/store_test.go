@@ -278,37 +278,6 @@ func TestConfigAndLeases(t *testing.T) {
 }
 
 // Concurrent read-modify-write transactions must not lose updates: the allocation pattern.
-func TestUpdateSerializesWriters(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, s *store.Store) {
-		const workers = 8
-		var wg sync.WaitGroup
-		for i := 0; i < workers; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := s.Update(context.Background(), func(tx *store.Tx) error {
-					v, _, err := tx.Config("counter")
-					if err != nil {
-						return err
-					}
-					n, _ := strconv.Atoi(v)
-					return tx.SetConfig("counter", strconv.Itoa(n+1))
-				})
-				if err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		s.View(context.Background(), func(tx *store.Tx) error {
-			if v, _, _ := tx.Config("counter"); v != strconv.Itoa(workers) {
-				t.Errorf("counter = %s after %d concurrent increments: updates were lost", v, workers)
-			}
-			return nil
-		})
-	})
-}
-
 // As many writers as a fleet of machines signalling at once, each reading what the others
 // write (a table scan and a row they all change, the pattern PostgreSQL's SERIALIZABLE
 // isolation aborts most): every Update commits, none gives up, none is lost.
