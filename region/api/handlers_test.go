@@ -51,6 +51,7 @@ func TestHandlers(t *testing.T) {
 		{name: "machines in another domain", method: "GET", path: "machines/?domain=nosuch&hostname={host}", status: 200, exact: "[]"},
 		{name: "machines with much memory", method: "GET", path: "machines/?mem=99999999&hostname={host}", status: 200, exact: "[]"},
 		{name: "machines with any memory", method: "GET", path: "machines/?mem=0&cpu_count=0&hostname={host}", status: 200, has: []string{`"system_id":"{id}"`}},
+		{name: "machines, too many hostnames", method: "GET", path: "machines/?hostname=a" + strings.Repeat("&hostname=a", 1000), status: 400, has: []string{`"hostname"`, "1001 values"}},
 		{name: "machines, bad cpu_count", method: "GET", path: "machines/?cpu_count=many", status: 400, has: []string{`"cpu_count"`, "many"}},
 		{name: "machines unknown status", method: "GET", path: "machines/?status=sleeping", status: 400, has: []string{`"status"`}},
 		{name: "machine read", method: "GET", path: "machines/{id}/", status: 200, has: []string{`"system_id":"{id}"`, `"owner":"owner"`, `"interface_set"`}},

@@ -92,11 +92,20 @@ func details(tx *store.Tx, ms []store.Machine) (map[int64]machineDetails, error)
 	return out, nil
 }
 
+// maxFilterValues bounds the values of one filter of machines read, which each become a
+// placeholder of one query.
+const maxFilterValues = 1000
+
 // machineFilter reads upstream's filters of machines read: hostname, id (system_id here
 // too), mac_address and domain (each may repeat), status, cpu_count and mem (minimums),
 // zone, pool and agent_name. This region has one zone and one pool, both "default", and
 // machines without an agent name, so those three select all machines or none (none is nil).
 func machineFilter(p *Params) (f *store.MachineFilter, err error) {
+	for _, name := range []string{"hostname", "system_id", "id", "domain", "status", "mac_address", "zone", "pool", "agent_name"} {
+		if n := len(p.List(name)); n > maxFilterValues {
+			return nil, fieldError(name, fmt.Sprintf("%d values; at most %d may be given.", n, maxFilterValues))
+		}
+	}
 	f = &store.MachineFilter{Hostnames: p.List("hostname"), SystemIDs: append(p.List("system_id"), p.List("id")...),
 		Domains: p.List("domain")}
 	for _, v := range p.List("status") {
