@@ -6,7 +6,7 @@ BUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 STATE    ?= $(CURDIR)/state
 LISTEN   ?= :5240
 
-.PHONY: help build test test-go lint fuzz run bench bench-full bench-fleet bench-collector update-fixtures fmt vet clean
+.PHONY: help build test test-go lint fuzz run bench bench-full bench-fleet bench-collector update-fixtures fmt vet clean dist
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -19,6 +19,9 @@ build: ## build static binaries into bin/: the region, the agent for amd64 and a
 	GOOS=linux GOARCH=arm64 $(BUILD) -o bin/maas-run-scripts-linux-arm64 ./cmd/maas-run-scripts
 	cp bin/maas-run-scripts-linux-$(HOSTARCH) bin/maas-run-scripts
 	$(BUILD) -o bin/maas ./cmd/maas
+
+dist: ## release archives and Debian packages into dist/: region, agent and CLI for amd64 and arm64 (hack/dist.sh)
+	@GO="$(GO)" VERSION="$(VERSION)" LDFLAGS="$(LDFLAGS)" hack/dist.sh
 
 test: ## run every test (sets up a local PostgreSQL when none is given), then the fuzzers briefly
 	@hack/test.sh

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"maasgo/client"
 	"maasgo/collectors"
 	"maasgo/wire"
 )
@@ -51,6 +52,9 @@ type Endpoint struct {
 	// http://10.0.0.2:5248/MAAS/metadata/2012-03-01/.
 	MetadataURL string `json:"metadata_url,omitempty"`
 	wire.Credentials
+	// TLS checks the region's certificate (tls_ca, tls_fingerprint of the config, --tls-ca,
+	// --tls-fingerprint, --insecure). Saved with a run but for Insecure.
+	TLS client.Trust `json:"tls,omitzero"`
 }
 
 // Backoff is the retry policy of uploads and downloads: the delay doubles from Initial up to

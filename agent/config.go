@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -58,11 +59,14 @@ func ConfigSearchPath(storage, self string) []string {
 
 // Config is what the runner needs to reach the region: the settings of the cloud-init MAAS
 // datasource (protocol.md §2.4), read by ParseConfig from the keys metadata_url,
-// consumer_key, token_key, token_secret, consumer_secret and config_path.
+// consumer_key, token_key, token_secret, consumer_secret and config_path, and this
+// implementation's tls_ca (the PEM authorities that vouch for the region's certificate) and
+// tls_fingerprint (the SHA-256 of the region's certificate), which cloud-init ignores.
 type Config struct {
 	MetadataURL string
 	wire.Credentials
 	ConfigPath string
+	TLS        client.Trust
 }
 
 // Fill sets every empty field of c from o: values given on the command line win, as upstream.
@@ -78,13 +82,16 @@ func (c *Config) Fill(o Config) {
 	fill(&c.TokenSecret, o.TokenSecret)
 	fill(&c.ConsumerSecret, o.ConsumerSecret)
 	fill(&c.ConfigPath, o.ConfigPath)
+	fill(&c.TLS.CA, o.TLS.CA)
+	fill(&c.TLS.Fingerprint, o.TLS.Fingerprint)
 }
 
 // maxConfigSize bounds a config file; real ones are a few hundred bytes.
 const maxConfigSize = 1 << 20
 
 // ParseConfig reads a cloud-init style config: a YAML mapping holding the keys directly or
-// under datasource: MAAS:. Keys it does not know are ignored; values must be scalars.
+// under datasource: MAAS:. Keys it does not know are ignored; values must be scalars. A
+// tls_ca without a certificate or a tls_fingerprint that is not a SHA-256 is an error.
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
 	if len(data) > maxConfigSize {
@@ -107,6 +114,7 @@ func ParseConfig(data []byte) (Config, error) {
 	fields := map[string]*string{
 		"metadata_url": &c.MetadataURL, "consumer_key": &c.ConsumerKey, "token_key": &c.TokenKey,
 		"token_secret": &c.TokenSecret, "consumer_secret": &c.ConsumerSecret, "config_path": &c.ConfigPath,
+		"tls_ca": &c.TLS.CA, "tls_fingerprint": &c.TLS.Fingerprint,
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := deref(root.Content[i]), deref(root.Content[i+1])
@@ -121,6 +129,9 @@ func ParseConfig(data []byte) (Config, error) {
 			continue
 		}
 		*dst = v.Value
+	}
+	if _, err := c.TLS.Config(); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
 }

@@ -9,15 +9,19 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
 // Creds is a machine's credentials file as register-machine and get-machine-token write it
 // and report-results reads it (protocol.md §2.4): the token nested under reporting: maas:,
-// with the status endpoint <MAAS URL>/metadata/status/<system_id>.
+// with the status endpoint <MAAS URL>/metadata/status/<system_id>. TLS comes from the
+// top-level keys tls_ca and tls_fingerprint: cloud-init builds its webhook reporter from
+// every key of reporting: maas: and fails on one it does not know, so they stay out of it.
 type Creds struct {
 	wire.Credentials
 	Endpoint string
+	TLS      client.Trust
 }
 
 // NewCreds are the credentials of machine systemID on the region at maasURL
@@ -34,10 +38,17 @@ func (c Creds) Marshal() ([]byte, error) {
 	if c.ConsumerSecret != "" {
 		m["consumer_secret"] = c.ConsumerSecret
 	}
+	doc := map[string]any{"reporting": map[string]any{"maas": m}}
+	if c.TLS.CA != "" {
+		doc["tls_ca"] = c.TLS.CA
+	}
+	if c.TLS.Fingerprint != "" {
+		doc["tls_fingerprint"] = c.TLS.Fingerprint
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(map[string]any{"reporting": map[string]any{"maas": m}}); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("credentials file: %w", err)
 	}
 	if err := enc.Close(); err != nil {
@@ -48,8 +59,10 @@ func (c Creds) Marshal() ([]byte, error) {
 
 // ParseCreds reads a credentials file: a YAML mapping with reporting: maas: holding
 // consumer_key, token_key, token_secret, endpoint and optionally consumer_secret (other keys,
-// such as type: webhook, are ignored). Missing keys stay empty; the caller decides which it
-// needs, since command-line flags may supply them.
+// such as type: webhook, are ignored), and at the top level the optional tls_ca and
+// tls_fingerprint (see Creds). Missing keys stay empty; the caller decides which it needs,
+// since command-line flags may supply them. A tls_ca without a certificate or a
+// tls_fingerprint that is not a SHA-256 is an error.
 func ParseCreds(data []byte) (Creds, error) {
 	var c Creds
 	if len(data) > maxConfigSize {
@@ -87,6 +100,19 @@ func ParseCreds(data []byte) (Creds, error) {
 			continue
 		}
 		*dst = v.Value
+	}
+	for key, dst := range map[string]*string{"tls_ca": &c.TLS.CA, "tls_fingerprint": &c.TLS.Fingerprint} {
+		v := mappingValue(root, key)
+		if v == nil || v.ShortTag() == "!!null" {
+			continue
+		}
+		if v.Kind != yaml.ScalarNode {
+			return Creds{}, fmt.Errorf("%s: want a string", key)
+		}
+		*dst = v.Value
+	}
+	if _, err := c.TLS.Config(); err != nil {
+		return Creds{}, err
 	}
 	return c, nil
 }

@@ -75,6 +75,7 @@ func (r *run) env(pc *phaseCtx, s *Script, o outputFiles, inv invocation, hasSta
 	}
 	env = append(env,
 		"MAAS_RESOURCES_FILE="+r.resources,
+		"MAAS_HARDWARE_SNAPSHOT_FILE="+r.snapshot,
 		"MAAS_MACHINE_EXTRA_FILE=/machine-extra.json",
 		"MAAS_STORAGE_CONFIG_FILE=/storage-config.json",
 		"OUTPUT_COMBINED_PATH="+o.Combined,

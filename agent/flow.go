@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"maasgo/wire"
 )
@@ -14,6 +15,11 @@ type phaseCtx struct {
 	round    int
 	phase    *Phase
 	allowBMC bool
+	// plan is the phase's batches; batch is the one running, since batchStart (set before
+	// the batch starts, read while it runs: see remaining).
+	plan       []Batch
+	batch      int
+	batchStart time.Time
 }
 
 // key names a step of a script; keys make a resumed run skip what is done.
@@ -175,10 +181,12 @@ func (r *run) failedMsg(pc *phaseCtx, format string, fails int) string {
 // runPhase runs one phase's batches in the plan's order and returns how many scripts failed.
 func (r *run) runPhase(ctx context.Context, pc *phaseCtx) (int, error) {
 	r.forgetDevices()
-	for _, b := range Plan(pc.phase.Scripts) {
+	pc.plan = Plan(pc.phase.Scripts)
+	for i, b := range pc.plan {
 		if err := r.stopped(ctx); err != nil {
 			return 0, err
 		}
+		pc.batch, pc.batchStart = i, time.Now()
 		r.runBatch(ctx, pc, b)
 	}
 	if err := r.stopped(ctx); err != nil {

@@ -18,10 +18,16 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("datasource:\n  MAAS: {metadata_url: 'http://x/', consumer_key: c}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("datasource: {MAAS: [1]}"))
+	f.Add([]byte("tls_fingerprint: " + strings.Repeat("ab", 32) + "\ntls_ca: |\n  -----BEGIN CERTIFICATE-----\n  AAAA\n  -----END CERTIFICATE-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data)
 		if err != nil && c != (Config{}) {
 			t.Fatalf("error with a partial config: %+v", c)
+		}
+		if err == nil {
+			if _, err := c.TLS.Config(); err != nil || c.TLS.Insecure {
+				t.Fatalf("accepted unusable TLS settings %+v: %v", c.TLS, err)
+			}
 		}
 	})
 }

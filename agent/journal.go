@@ -82,7 +82,7 @@ func (r *run) journalResult(pc *phaseCtx, s *Script, c captured) {
 func (r *run) finish(pc *phaseCtx, s *Script, sig Signal, oc Outcome) {
 	r.emit(pc.key(s, "finish"), kindSignal, sig, &oc)
 	r.addOutcome(oc)
-	r.progress(s, oc)
+	r.progress(pc, s, oc)
 }
 
 // finalSignal journals the run's last signal.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -99,6 +100,10 @@ func (r *run) download(ctx context.Context) (bool, error) {
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if client.IsCertificateError(err) {
+			// No retry mends a certificate the runner does not trust.
+			return false, fmt.Errorf("%w: %w", ErrUntrustedRegion, err)
 		}
 		if r.info.Workload && isUnauthorized(err) {
 			// The first 401 taught the signer the region's clock; a second one means the

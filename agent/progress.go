@@ -45,8 +45,9 @@ func FormatRuntime(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// progress prints the line of a finished script: "[3/15] maas-lshw ... passed in 1.2 s".
-func (r *run) progress(s *Script, oc Outcome) {
+// progress prints the line of a finished script: "[3/15] maas-lshw ... passed in 1.2 s", and
+// how long the phase has left when the region gave every script left an estimate.
+func (r *run) progress(pc *phaseCtx, s *Script, oc Outcome) {
 	name := s.Name
 	if s.ScriptResultID != nil && s.Parallel == wire.ParallelInstance {
 		name = fmt.Sprintf("%s (id: %d)", s.Name, *s.ScriptResultID)
@@ -57,6 +58,9 @@ func (r *run) progress(s *Script, oc Outcome) {
 	}
 	if oc.Note != "" {
 		line += ": " + oc.Note
+	}
+	if left, ok := r.remaining(pc, s); ok && left > 0 {
+		line += fmt.Sprintf(" (about %s left in %s)", FormatRuntime(left), pc.phase.Name())
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -128,4 +132,35 @@ func (r *run) printSummary(sum Summary, err error) {
 	case err != nil && !errors.Is(err, ErrScriptsFailed):
 		fmt.Fprintf(out, "The run stopped early (%v); `maas-run-scripts resume %s` finishes it.\n", err, r.a.StorageDir)
 	}
+}
+
+// remaining is how long the phase should still take once s is done: the batches run one after
+// another, each as long as its longest unfinished script (the region's estimated_runtime from
+// earlier runs), the running one less what it has run. ok is false when a script left has no
+// estimate.
+func (r *run) remaining(pc *phaseCtx, done *Script) (time.Duration, bool) {
+	if pc == nil || len(pc.plan) == 0 {
+		return 0, false
+	}
+	var total time.Duration
+	for i := pc.batch; i < len(pc.plan); i++ {
+		var longest time.Duration
+		for _, s := range pc.plan[i].Scripts {
+			if s == done {
+				continue
+			}
+			if _, finished := r.recorded(pc, s); finished {
+				continue
+			}
+			if s.EstimatedSeconds <= 0 {
+				return 0, false
+			}
+			longest = max(longest, time.Duration(s.EstimatedSeconds*float64(time.Second)))
+		}
+		if i == pc.batch {
+			longest = max(0, longest-time.Since(pc.batchStart))
+		}
+		total += longest
+	}
+	return total, true
 }

@@ -27,6 +27,7 @@ type run struct {
 	outDir     string
 	configDir  string
 	resources  string // MAAS_RESOURCES_FILE
+	snapshot   string // MAAS_HARDWARE_SNAPSHOT_FILE
 	start      time.Time
 
 	resMu sync.Mutex
@@ -103,7 +104,7 @@ func (a *Agent) invoke(parent context.Context, info RunInfo, resumed bool) (Summ
 	if parent.Err() != nil && err != nil && !errors.Is(err, ErrScriptsFailed) {
 		err = fmt.Errorf("interrupted: %w", parent.Err())
 	}
-	if !errors.Is(err, ErrUnauthorized) {
+	if !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrUntrustedRegion) {
 		r.printSummary(sum, err)
 	}
 	return sum, err
@@ -119,6 +120,7 @@ func (a *Agent) newRun(info RunInfo, j *journal.Journal, start time.Time, cancel
 		outDir:     filepath.Join(a.StorageDir, "out"),
 		configDir:  filepath.Join(a.StorageDir, "config"),
 		resources:  filepath.Join(dir, "resources.json"),
+		snapshot:   filepath.Join(dir, "hardware-snapshot.tar.xz"),
 		res:        &resolver{roots: a.Roots, naps: a.InterfaceWait},
 	}
 	for _, d := range []string{r.scriptsDir, r.outDir, r.configDir} {

@@ -36,12 +36,36 @@ type Region interface {
 // NewRegion is the region's metadata API at ep, over HTTP: requests signed with ep's
 // credentials, each connection failing when it moves no data for idle (zero:
 // DefaultIdleTimeout) so that the caller retries it.
+//
+// The region's certificate is checked as ep.TLS says; settings that cannot be used (a CA
+// without certificates) make every call fail with a *client.TrustError, which the runner
+// does not retry. Callers check them first with ep.TLS.Config().
 func NewRegion(ep Endpoint, idle time.Duration) Region {
 	if idle <= 0 {
 		idle = DefaultIdleTimeout
 	}
-	return httpRegion{client.NewMetadata(ep.MetadataURL, ep.Credentials, client.NewHTTPClient(client.Options{Idle: idle}))}
+	tc, err := ep.TLS.Config()
+	if err != nil {
+		return brokenRegion{err}
+	}
+	return httpRegion{client.NewMetadata(ep.MetadataURL, ep.Credentials, client.NewHTTPClient(client.Options{Idle: idle, TLS: tc}))}
 }
+
+// brokenRegion fails every call: its TLS settings cannot be used.
+type brokenRegion struct{ err error }
+
+func (b brokenRegion) Scripts(context.Context) (io.ReadCloser, bool, error) {
+	return nil, false, fmt.Errorf("download scripts: %w", b.err)
+}
+
+func (b brokenRegion) Signal(_ context.Context, sig Signal, _ string) error {
+	return fmt.Errorf("signal %s: %w", sig.Status, b.err)
+}
+
+// InsecureWarning is what every command run with --insecure prints to standard error.
+const InsecureWarning = "WARNING: --insecure: the region's TLS certificate is NOT checked. Anyone on the network path can " +
+	"pose as the region: read this machine's credentials, hand it scripts to run as root and forge its results. " +
+	"Give the region's CA (--tls-ca, tls_ca) or its certificate's fingerprint (--tls-fingerprint, tls_fingerprint) instead."
 
 // HTTPError is an answer other than the one expected. The runner retries on any error, so
 // this only carries the detail for messages (and tells a refused token, 401, apart).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"maasgo/agent/journal"
+	"maasgo/client"
 	"maasgo/wire"
 )
 
@@ -88,6 +89,11 @@ func (u *uploader) deliver(ctx context.Context, rec journal.Record) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if client.IsCertificateError(err) {
+			// No retry mends a certificate the runner does not trust: give up now, the
+			// journal keeps the signal for send.
+			return fmt.Errorf("%w: sending %s: %w: %w", ErrNotSent, describeSignal(sig), ErrUntrustedRegion, err)
 		}
 		if u.giveUp > 0 && time.Since(first) >= u.giveUp {
 			return fmt.Errorf("%w: gave up sending %s after %s: %w", ErrNotSent, describeSignal(sig), u.giveUp, err)

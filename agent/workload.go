@@ -16,6 +16,10 @@ const DeployInfoTag = "deploy-info"
 // learnt: the machine was deleted or its token replaced. Retrying cannot help.
 var ErrUnauthorized = errors.New("the region refused the machine's credentials")
 
+// ErrUntrustedRegion says the runner refused the region's TLS certificate (or could not use
+// the settings that check it): the run stops instead of retrying.
+var ErrUntrustedRegion = errors.New("refusing the region: its TLS certificate is not trusted (check tls_ca or tls_fingerprint in the config, --tls-ca, --tls-fingerprint, or the region's --tls-cert)")
+
 // ErrNothingToReport says the region offered no deploy-info scripts to run.
 var ErrNothingToReport = errors.New("nothing to report")
 

@@ -450,6 +450,9 @@ func FuzzParseCreds(f *testing.F) {
 	f.Add([]byte("reporting: {maas: {token_key: [a]}}\n"))
 	f.Add([]byte("reporting: &a {maas: *a}\n"))
 	f.Add([]byte("- x\n"))
+	f.Add([]byte("reporting: {maas: {token_key: a}}\ntls_fingerprint: " + strings.Repeat("AB", 32) + "\n"))
+	f.Add([]byte("reporting: {maas: {token_key: a}}\ntls_ca: &a [*a]\n"))
+	f.Add([]byte("reporting: {maas: {token_key: a}}\ntls_ca: |\n  -----BEGIN CERTIFICATE-----\n  AAAA\n  -----END CERTIFICATE-----\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseCreds(data)
 		if err != nil {
@@ -457,6 +460,10 @@ func FuzzParseCreds(f *testing.F) {
 				t.Fatalf("error with partial credentials: %+v", c)
 			}
 			return
+		}
+		// Accepted TLS settings are usable, and never skip the checks.
+		if _, err := c.TLS.Config(); err != nil || c.TLS.Insecure {
+			t.Fatalf("accepted unusable TLS settings %+v: %v", c.TLS, err)
 		}
 		// What parsed survives a write and a read.
 		out, err := c.Marshal()

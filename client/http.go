@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -61,26 +60,6 @@ func NewHTTPClient(o Options) *http.Client {
 			return nil
 		},
 	}
-}
-
-// TLSConfig is how to check the region's certificate: caPEM, when set, holds the only
-// authorities trusted; insecure skips the check. It is nil when neither is given (the
-// system's authorities).
-func TLSConfig(caPEM string, insecure bool) (*tls.Config, error) {
-	if !insecure && caPEM == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if insecure {
-		cfg.InsecureSkipVerify = true
-		return cfg, nil
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
-		return nil, errors.New("no PEM certificates in the CA file")
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
 }
 
 // idleConn is a connection whose every read and write must make progress within idle: each

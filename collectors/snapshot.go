@@ -32,6 +32,12 @@ var ErrBadSnapshot = errors.New("bad snapshot")
 // relative symlinks that stay inside the tree, refuses names that leave dest, and never
 // writes through a symlink.
 func UnpackSnapshot(r io.Reader, dest string) error {
+	return UnpackSnapshotLimit(r, dest, maxSnapshotBytes)
+}
+
+// UnpackSnapshotLimit is UnpackSnapshot writing at most limit bytes of files (a region
+// unpacking what a machine sent bounds its disk with it).
+func UnpackSnapshotLimit(r io.Reader, dest string, limit int64) error {
 	br := bufio.NewReader(r)
 	var tr *tar.Reader
 	if magic, _ := br.Peek(6); bytes.Equal(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}) {
@@ -79,8 +85,8 @@ func UnpackSnapshot(r io.Reader, dest string) error {
 				return fmt.Errorf("%w: %s: size %d out of range", ErrBadSnapshot, name, h.Size)
 			}
 			total += h.Size
-			if total > maxSnapshotBytes {
-				return fmt.Errorf("%w: more than %d bytes", ErrBadSnapshot, maxSnapshotBytes)
+			if total > limit {
+				return fmt.Errorf("%w: more than %d bytes", ErrBadSnapshot, limit)
 			}
 			if err := writeNoFollow(dest, name, io.LimitReader(tr, h.Size)); err != nil {
 				return err

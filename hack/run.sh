@@ -115,6 +115,17 @@ else
 	say "a step of the main job failed (see above)"
 fi
 cd "$top" || exit 1
+# The web interface needs a password: an administrator "operator" gets one on the first run,
+# kept in $STATE/web-password.
+if [ ! -s "$STATE/web-password" ]; then
+	pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-20)
+	if bin/maas-region createadmin --state-dir "$STATE" --username operator --password "$pw" >/dev/null 2>&1; then
+		(umask 077 && printf '%s\n' "$pw" >"$STATE/web-password")
+	fi
+fi
+if [ -s "$STATE/web-password" ]; then
+	say "web interface: $url/r/ (user operator, password in $STATE/web-password: $(cat "$STATE/web-password"))"
+fi
 printf 'The region keeps serving at %s (API key above); Ctrl-C stops it.\n' "$url"
 while kill -0 "$region" 2>/dev/null; do
 	wait "$region"

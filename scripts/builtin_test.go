@@ -63,6 +63,7 @@ var wantBuiltins = map[string]builtinWant{
 	"30-maas-01-bmc-config":               {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: 5 * time.Minute, tags: []string{"bmc-config", "node"}},
 	"40-maas-01-machine-config-hints":     {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"node"}},
 	"50-maas-01-commissioning":            {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"deploy-info", "node"}},
+	"50-maas-02-hardware-snapshot.tar.xz": {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelDisabled, timeout: time.Minute, tags: []string{"deploy-info", "node"}},
 	"maas-support-info":                   {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 5 * time.Minute, tags: []string{"deploy-info", "node"}},
 	"maas-lshw":                           {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 5 * time.Minute, tags: []string{"deploy-info", "node"}},
 	"maas-list-modaliases":                {typ: wire.ScriptTypeCommissioning, parallel: wire.ParallelAny, timeout: 10 * time.Second, tags: []string{"deploy-info", "node"}},

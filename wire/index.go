@@ -36,6 +36,9 @@ type IndexEntry struct {
 	Default                   *bool                    `json:"default,omitempty"`
 	Tags                      []string                 `json:"tags,omitempty"`
 	BMCConfigPath             string                   `json:"bmc_config_path,omitempty"`
+	// EstimatedSeconds is how long the region expects the script to take here, from earlier
+	// runs (0: unknown); beyond upstream, which the runner ignores.
+	EstimatedSeconds float64 `json:"estimated_runtime,omitempty"`
 }
 
 // MsgName names the script in the runner's messages: "<name> (id: N, script_version_id: V)",

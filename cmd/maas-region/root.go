@@ -15,9 +15,10 @@ import (
 
 // dbOpts are the flags every command that opens the database shares.
 type dbOpts struct {
-	database string
-	stateDir string
-	logLevel string
+	database  string
+	stateDir  string
+	logLevel  string
+	logFormat string
 }
 
 func newRootCmd() *cobra.Command {
@@ -33,7 +34,9 @@ func newRootCmd() *cobra.Command {
 		"database URL: postgres://user:pass@host/db, or sqlite://PATH (default: SQLite under --state-dir; env MAAS_REGION_DATABASE)")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory for the SQLite database and other state (env MAAS_REGION_STATE_DIR)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServeCmd(&o), newCreateAdminCmd(&o), newAPIKeyCmd(&o), newMigrateCmd(&o), newUserDataCmd(&o))
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text (key=value) or json (one object a line)")
+	root.AddCommand(newServeCmd(&o), newCreateAdminCmd(&o), newAPIKeyCmd(&o), newMigrateCmd(&o), newUserDataCmd(&o),
+		newVerifyBundleCmd(), newReparseCmd(&o))
 	return root
 }
 
@@ -75,5 +78,12 @@ func (o *dbOpts) logger() (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(strings.ToLower(o.logLevel))); err != nil {
 		return nil, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", o.logLevel)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(o.logFormat) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q: want text or json", o.logFormat)
 }

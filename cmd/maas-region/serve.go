@@ -23,8 +23,10 @@ import (
 	"maasgo/region/config"
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
+	"maasgo/region/metrics"
 	"maasgo/region/netlimit"
 	"maasgo/region/store"
+	"maasgo/region/userdata"
 )
 
 type serveOpts struct {
@@ -43,6 +45,7 @@ type serveOpts struct {
 	agentDir        string
 	throughput      string
 	debugListen     string
+	tls             tlsOpts
 }
 
 func newServeCmd(o *dbOpts) *cobra.Command {
@@ -70,12 +73,17 @@ func newServeCmd(o *dbOpts) *cobra.Command {
 	f.DurationVar(&so.monitorInterval, "monitor-interval", time.Minute, "how often the status monitor looks for silent machines and overdue scripts")
 	f.StringVar(&so.throughput, "throughput-listen", "", "also answer the network-throughput test on this address (e.g. :5249), one measurement at a time; off when empty")
 	f.StringVar(&so.debugListen, "debug-listen", "", "also serve the Go profiler (net/http/pprof, /debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; off when empty")
+	so.tls.addFlags(f)
 	f.DurationVar(&so.scriptGrace, "script-timeout-grace", lifecycle.ScriptTimeoutGrace, "how long past its timeout a running script may go before the region marks it timed out")
 	return cmd
 }
 
 func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	tlsSt, err := loadTLS(so.tls)
 	if err != nil {
 		return err
 	}
@@ -108,7 +116,7 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	}
 	url := so.url
 	if url == "" {
-		url = "http://" + advertised(ln.Addr()) + "/MAAS"
+		url = tlsSt.scheme() + "://" + advertised(ln.Addr()) + "/MAAS"
 	}
 	// maas_url is where the region serves: user-data renders it when not told otherwise.
 	if err := st.Update(ctx, func(tx *store.Tx) error { return config.Set(tx, "maas_url", url) }); err != nil {
@@ -131,10 +139,11 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 			return fmt.Errorf("listen for throughput tests on %s: %w", so.throughput, err)
 		}
 	}
-	handler := api.New(st, api.Options{Log: log, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
-		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads})
+	reg := metrics.New(st)
+	handler := api.New(st, api.Options{Log: log, Metrics: reg, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
+		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads, UI: webUI(st, log)})
 	srv := &http.Server{
-		Handler: handler,
+		Handler: userdata.WithCA(handler, tlsSt.machineCA),
 		// Headers must arrive within 30 s and hold at most 64 KiB; an idle keep-alive
 		// connection closes after 2 minutes. Bodies and responses are bounded per read and
 		// write by the handler (--idle-timeout, and the whole body by --max-body at 1 Mbit/s).
@@ -152,10 +161,11 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		for range hup {
 			log.Info("SIGHUP: reloading the agent builds")
 			handler.ReloadAgents()
+			tlsSt.reload(log)
 		}
 	}()
 	go housekeeping(ctx, st, log)
-	go monitor(ctx, st, log, so.monitorInterval, so.scriptGrace)
+	go monitor(ctx, st, log, reg, so.monitorInterval, so.scriptGrace)
 	if tput != nil {
 		// The region is the network-throughput test's default peer (the script's --region-url).
 		go func() {
@@ -175,7 +185,7 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 		log.Info("serving the profiler", "listen", debug.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(limited) }()
+	go func() { errc <- tlsSt.serve(srv, limited, log, url) }()
 	log.Info("region serving", "listen", ln.Addr().String(), "url", url, "database", st.Engine())
 	select {
 	case err := <-errc:
@@ -296,7 +306,7 @@ func advertised(a net.Addr) string {
 
 // monitor runs the status monitor every interval in one region process at a time: the one
 // holding the "status-monitor" lease.
-func monitor(ctx context.Context, st *store.Store, log *slog.Logger, interval, grace time.Duration) {
+func monitor(ctx context.Context, st *store.Store, log *slog.Logger, reg *metrics.Region, interval, grace time.Duration) {
 	holder := fmt.Sprintf("%s:%d:%s", hostname(), os.Getpid(), store.RandomString(6, "abcdefghijklmnopqrstuvwxyz0123456789"))
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -308,15 +318,20 @@ func monitor(ctx context.Context, st *store.Store, log *slog.Logger, interval, g
 		case <-t.C:
 		}
 		var failed []string
+		ran := false
 		err := st.Update(ctx, func(tx *store.Tx) error {
 			now := time.Now()
 			ok, err := tx.AcquireLease("status-monitor", holder, now, 3*interval)
 			if err != nil || !ok {
 				return err
 			}
+			ran = true
 			failed, err = lifecycle.CheckTimeouts(tx, now, grace)
 			return err
 		})
+		if err == nil && ran {
+			reg.MonitorRun(len(failed))
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("status monitor", "err", err)

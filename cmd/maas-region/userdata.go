@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -13,12 +14,22 @@ import (
 )
 
 func newUserDataCmd(o *dbOpts) *cobra.Command {
-	var url, agentDir string
+	var url, agentDir, caFile string
 	cmd := &cobra.Command{
 		Use:   "user-data SYSTEM_ID",
 		Short: "Print the user data of a machine's current status, for machines booted by other means",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var ca string
+			if caFile != "" {
+				b, err := os.ReadFile(caFile)
+				if err != nil {
+					return fmt.Errorf("read --tls-ca: %w", err)
+				}
+				if ca, err = userdata.CanonicalCA(string(b)); err != nil {
+					return fmt.Errorf("--tls-ca %s: %w", caFile, err)
+				}
+			}
 			st, err := o.open(cmd.Context())
 			if err != nil {
 				return err
@@ -49,7 +60,7 @@ func newUserDataCmd(o *dbOpts) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				data, ok, err := userdata.For(userdata.Input{Machine: m, Token: tok, URL: url, Agent: userdata.Agent{Sums: sums}})
+				data, ok, err := userdata.For(userdata.Input{Machine: m, Token: tok, URL: url, Agent: userdata.Agent{Sums: sums, CA: ca}})
 				if err != nil {
 					return err
 				}
@@ -71,5 +82,6 @@ func newUserDataCmd(o *dbOpts) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&url, "url", "", "the region's URL as the machine reaches it (default: the URL maas-region serve runs at, its maas_url setting)")
 	cmd.Flags().StringVar(&agentDir, "agent-dir", defaultAgentDir(), "directory holding the agent binaries maas-run-scripts-linux-<arch>")
+	cmd.Flags().StringVar(&caFile, "tls-ca", "", "put the PEM authorities in `FILE` in the user data, to check the region's TLS certificate with (as serve --tls-ca)")
 	return cmd
 }

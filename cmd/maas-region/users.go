@@ -1,25 +1,39 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
 func newCreateAdminCmd(o *dbOpts) *cobra.Command {
-	var username, email string
+	var username, email, password string
 	cmd := &cobra.Command{
-		Use:   "createadmin --username U [--email E]",
+		Use:   "createadmin --username U [--email E] [--password P]",
 		Short: "Create an administrator and print their API key",
-		Args:  cobra.NoArgs,
+		Long: "Create an administrator and print their API key. The password logs in to the web interface; " +
+			"without --password it is asked for when standard input is a terminal (an empty answer leaves the user without one).",
+		Args: cobra.NoArgs,
 		RunE: o.storeCmd(func(cmd *cobra.Command, st *store.Store) error {
-			key, err := createAdmin(cmd.Context(), st, username, email)
+			if !cmd.Flags().Changed("password") {
+				if f, ok := cmd.InOrStdin().(*os.File); ok && isTerminal(f) {
+					var err error
+					if password, err = promptPassword(f, cmd.ErrOrStderr()); err != nil {
+						return err
+					}
+				}
+			}
+			key, err := createAdminWithPassword(cmd.Context(), st, username, email, password)
 			if err != nil {
 				return err
 			}
@@ -29,6 +43,7 @@ func newCreateAdminCmd(o *dbOpts) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the administrator's username (required)")
 	cmd.Flags().StringVar(&email, "email", "", "the administrator's e-mail address")
+	cmd.Flags().StringVar(&password, "password", "", "the administrator's password for the web interface (asked for on a terminal when omitted)")
 	cmd.MarkFlagRequired("username")
 	return cmd
 }
@@ -36,20 +51,40 @@ func newCreateAdminCmd(o *dbOpts) *cobra.Command {
 // errUserExists says createadmin was asked for a user that is already there.
 var errUserExists = errors.New("user already exists")
 
-// createAdmin adds an administrator with one API key and returns the key.
+// createAdmin adds an administrator with one API key, without a password, and returns the key.
 func createAdmin(ctx context.Context, st *store.Store, username, email string) (string, error) {
-	var key string
+	return createAdminWithPassword(ctx, st, username, email, "")
+}
+
+// createAdminWithPassword adds an administrator with one API key and returns the key; a
+// password, when given, lets them log in to the web interface.
+func createAdminWithPassword(ctx context.Context, st *store.Store, username, email, password string) (string, error) {
+	var key, hash string
 	username = strings.TrimSpace(username)
+	if password != "" {
+		if len(password) < store.MinPasswordLength {
+			return "", fmt.Errorf("password: use at least %d characters", store.MinPasswordLength)
+		}
+		var err error
+		if hash, err = store.HashPassword(password); err != nil {
+			return "", fmt.Errorf("password: %w", err)
+		}
+	}
 	err := st.Update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.UserByName(username); err == nil {
 			return fmt.Errorf("%w: %q (use `maas-region apikey --username %s` to see its keys)", errUserExists, username, username)
 		}
-		_, tok, err := lifecycle.CreateUser(tx, username, email, true)
+		u, tok, err := lifecycle.CreateUser(tx, username, email, true)
 		if fe := (lifecycle.FieldErrors)(nil); errors.As(err, &fe) {
 			return fmt.Errorf("invalid username: %s", strings.Join(fe["username"], " "))
 		}
 		if err != nil {
 			return err
+		}
+		if hash != "" {
+			if err := tx.SetPasswordHash(u.ID, hash); err != nil {
+				return err
+			}
 		}
 		key = tok.APIKey()
 		return nil
@@ -124,4 +159,49 @@ func newMigrateCmd(o *dbOpts) *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// promptPassword asks for a password twice on the terminal f, without echo; an empty answer
+// means no password.
+func promptPassword(f *os.File, out io.Writer) (string, error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return "", fmt.Errorf("read terminal settings: %w", err)
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	quiet.Lflag |= unix.ICANON | unix.ISIG
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return "", fmt.Errorf("turn off echo: %w", err)
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	in := bufio.NewReader(io.LimitReader(f, 2*(store.MaxPasswordLength+2)))
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(out, prompt)
+		line, err := in.ReadString('\n')
+		fmt.Fprintln(out)
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	pw, err := read("Password (empty for none): ")
+	if err != nil || pw == "" {
+		return "", err
+	}
+	again, err := read("Password again: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the passwords differ")
+	}
+	return pw, nil
 }

@@ -57,8 +57,12 @@ func runEnlist(ctx context.Context, cmd *cobra.Command, o runOpts, storage strin
 	if err != nil {
 		return err
 	}
+	hc, err := httpClient(ep.TLS, o.retry.idleTimeout)
+	if err != nil {
+		return err
+	}
 	e := &enlistment{ep: ep, base: base, retry: o.retry, storage: storage, root: o.machineRoot,
-		api: client.New(wire.Credentials{}, client.NewHTTPClient(client.Options{Idle: o.retry.idleTimeout}))}
+		api: client.New(wire.Credentials{}, hc)}
 	if cmd.Flags().Changed("config") && o.conn.config != "" && !strings.Contains(o.conn.config, "://") {
 		e.config = o.conn.config
 	} else if strings.HasPrefix(o.conn.config, "file://") {
@@ -248,7 +252,7 @@ func (e *enlistment) preseed(ctx context.Context, systemID string) (agent.Endpoi
 			return agent.Endpoint{}, err
 		}
 	}
-	return agent.Endpoint{MetadataURL: mu, Credentials: cfg.Credentials}, nil
+	return agent.Endpoint{MetadataURL: mu, Credentials: cfg.Credentials, TLS: e.ep.TLS}, nil
 }
 
 // writePrivate writes data to path, readable by its owner only, through a temporary file.

@@ -27,13 +27,15 @@ const apiTimeout = 2 * time.Minute
 // apiClient makes the API 2.0 requests of register-machine and get-machine-token, signed
 // with an administrator's API key.
 type apiClient struct {
-	base string // http://host:5240/MAAS, without a trailing "/"
-	c    *client.Client
+	base  string // http://host:5240/MAAS, without a trailing "/"
+	c     *client.Client
+	trust client.Trust // how the region's certificate is checked, kept in the credentials file
 }
 
 // newAPIClient checks the MAAS URL and the API key given on the command line. idle is the
-// longest a request may go without a byte moving (the answer's body included).
-func newAPIClient(maasURL, apiKey string, idle time.Duration) (*apiClient, error) {
+// longest a request may go without a byte moving (the answer's body included); tls the TLS
+// flags.
+func newAPIClient(maasURL, apiKey string, idle time.Duration, tls *trustOpts) (*apiClient, error) {
 	if idle <= 0 {
 		return nil, fmt.Errorf("--idle-timeout must be positive, not %s", idle)
 	}
@@ -46,9 +48,26 @@ func newAPIClient(maasURL, apiKey string, idle time.Duration) (*apiClient, error
 	if err != nil {
 		return nil, fmt.Errorf("invalid API key: %w", err)
 	}
-	c := client.New(creds, client.NewHTTPClient(client.Options{Idle: idle}))
+	trust, err := tls.flagTrust()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := httpClient(trust, idle)
+	if err != nil {
+		return nil, err
+	}
+	c := client.New(creds, hc)
 	c.UserAgent = "maas-run-scripts"
-	return &apiClient{base: base, c: c}, nil
+	return &apiClient{base: base, c: c, trust: storedTrust(trust)}, nil
+}
+
+// creds is the credentials file of machine systemID: its token, the region's status
+// endpoint and the TLS settings this command checked the region with (--insecure is not
+// kept: report-results needs it again).
+func (a *apiClient) creds(systemID string, tok wire.Credentials) agent.Creds {
+	c := agent.NewCreds(a.base, systemID, tok)
+	c.TLS = a.trust
+	return c
 }
 
 // do makes one call of path (below the API root, e.g. "machines/") as upstream's CLI lays it
@@ -192,6 +211,7 @@ type registerOpts struct {
 	baseDir     string
 	machineRoot string
 	idleTimeout time.Duration
+	tls         trustOpts
 }
 
 // newRegisterMachineCmd builds "register-machine".
@@ -228,11 +248,12 @@ credentials to HOSTNAME-creds.yaml, for report-results. MAAS_URL is the region's
 	fl.StringVar(&o.machineRoot, "machine-root", "", "read /sys below `DIR` to find the network interfaces")
 	fl.MarkHidden("machine-root")
 	addIdleFlag(fl, &o.idleTimeout, true)
+	o.tls.addFlags(fl)
 	return cmd
 }
 
 func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey string) error {
-	c, err := newAPIClient(maasURL, apiKey, o.idleTimeout)
+	c, err := newAPIClient(maasURL, apiKey, o.idleTimeout, &o.tls)
 	if err != nil {
 		return err
 	}
@@ -296,7 +317,7 @@ func runRegisterMachine(cmd *cobra.Command, o registerOpts, maasURL, apiKey stri
 	if err != nil {
 		return fmt.Errorf("machine %s (%s) was created, but getting its credentials failed (`maas-run-scripts get-machine-token` retries): %w", hostname, id, err)
 	}
-	data, err := agent.NewCreds(c.base, id, tok).Marshal()
+	data, err := c.creds(id, tok).Marshal()
 	if err != nil {
 		return err
 	}

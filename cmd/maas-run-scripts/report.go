@@ -24,6 +24,7 @@ type reportOpts struct {
 	retry        retryOpts
 	maxOutput    string
 	machineRoot  string
+	tls          trustOpts
 }
 
 // newReportResultsCmd builds "report-results".
@@ -60,6 +61,7 @@ retried until the region has them ("resume" and "send" work on that directory to
 	fl.StringVar(&o.metadataURL, "metadata-url", "", "the region's `URL`, e.g. http://10.0.0.2:5240/MAAS/metadata/ (instead of the file's endpoint)")
 	fl.StringVar(&o.storage, "storage-dir", "", "keep the scripts, their output and the journal in `DIR` (default: "+defaultReportStorage()+")")
 	o.retry.addFlags(fl)
+	o.tls.addFlags(fl)
 	fl.StringVar(&o.maxOutput, "max-output", "16MiB", "keep at most `SIZE` of each output file (its head and tail); 0 keeps everything")
 	fl.StringVar(&o.machineRoot, "machine-root", "", "read /sys, /dev and /run/udev below `DIR` to resolve devices")
 	fl.MarkHidden("machine-root")
@@ -123,7 +125,11 @@ func reportEndpoint(o reportOpts) (agent.Endpoint, error) {
 	if err != nil {
 		return agent.Endpoint{}, err
 	}
-	return agent.Endpoint{MetadataURL: u, Credentials: c.Credentials}, nil
+	trust, err := o.tls.override(c.TLS)
+	if err != nil {
+		return agent.Endpoint{}, err
+	}
+	return agent.Endpoint{MetadataURL: u, Credentials: c.Credentials, TLS: trust}, nil
 }
 
 func runReportResults(cmd *cobra.Command, o reportOpts) error {

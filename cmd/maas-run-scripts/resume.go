@@ -80,7 +80,18 @@ func runResume(cmd *cobra.Command, o resumeOpts, args []string) error {
 // savedEndpoint is the endpoint saved with a run, with whatever the flags give instead. A run
 // saved without a region or credentials (a --no-send run that found no config) takes those
 // of the config the user data left (agent.ConfigSearchPath for storage).
+//
+// The TLS flags (--tls-ca, --tls-fingerprint, --insecure) are laid over what the run saved.
 func savedEndpoint(cmd *cobra.Command, o *connOpts, storage string, info agent.RunInfo, offline bool) (agent.Endpoint, error) {
+	ep, err := savedEndpointFlags(cmd, o, storage, info, offline)
+	if err != nil {
+		return ep, err
+	}
+	ep.TLS, err = o.tls.override(ep.TLS)
+	return ep, err
+}
+
+func savedEndpointFlags(cmd *cobra.Command, o *connOpts, storage string, info agent.RunInfo, offline bool) (agent.Endpoint, error) {
 	ep := info.Endpoint
 	given := o.given(cmd.Flags())
 	if !given && ep.MetadataURL != "" && ep.TokenSecret != "" {
@@ -95,6 +106,7 @@ func savedEndpoint(cmd *cobra.Command, o *connOpts, storage string, info agent.R
 		// Only what the run lacks comes from the config found.
 		if ep.MetadataURL == "" {
 			ep.MetadataURL = flags.MetadataURL
+			ep.TLS = storedTrust(flags.TLS)
 		}
 		if ep.TokenSecret == "" {
 			ep.Credentials = flags.Credentials
@@ -103,6 +115,7 @@ func savedEndpoint(cmd *cobra.Command, o *connOpts, storage string, info agent.R
 	}
 	if flags.MetadataURL != "" {
 		ep.MetadataURL = flags.MetadataURL
+		ep.TLS = storedTrust(flags.TLS)
 	}
 	if flags.ConsumerKey != "" || flags.TokenKey != "" || flags.TokenSecret != "" {
 		ep.Credentials = flags.Credentials

@@ -52,7 +52,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage: true,
 	}
 	cmd.AddCommand(newMachineResourcesCmd(), newRunCmd(), newResumeCmd(), newSendCmd(),
-		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd(), newReaperCmd())
+		newRegisterMachineCmd(), newGetMachineTokenCmd(), newReportResultsCmd(), newReaperCmd(), newExportCmd())
 	cmd.AddCommand(newNetcheckCmd())
 	cmd.AddCommand(newLLDPCmd())
 	cmd.AddCommand(newThroughputCmd())

@@ -41,6 +41,7 @@ type connOpts struct {
 	// searched are the configs endpoint looked for and did not find, for the error that
 	// says where it looked.
 	searched []string
+	tls      trustOpts
 }
 
 func (o *connOpts) addFlags(fl *pflag.FlagSet, configDefault string) {
@@ -51,6 +52,7 @@ func (o *connOpts) addFlags(fl *pflag.FlagSet, configDefault string) {
 	fl.StringVar(&o.tsec, "tsec", "", "the OAuth token `secret`")
 	fl.StringVar(&o.csec, "csec", "", "the OAuth consumer `secret` (usually empty)")
 	fl.StringVar(&o.apiver, "apiver", agent.DefaultAPIVersion, "the metadata API `version`")
+	o.tls.addFlags(fl)
 }
 
 // given reports whether any connection flag was set on the command line.
@@ -69,7 +71,16 @@ func (o *connOpts) given(fl *pflag.FlagSet) bool {
 // directory or beside the binary's bin/, else the ephemeral environment's default. A config
 // named on the command line must exist. offline skips a config that would be downloaded.
 func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool, out io.Writer) (agent.Endpoint, error) {
-	cfg := agent.Config{MetadataURL: o.url, Credentials: wire.Credentials{ConsumerKey: o.ckey, TokenKey: o.tkey, TokenSecret: o.tsec, ConsumerSecret: o.csec}}
+	trust, err := o.tls.flagTrust()
+	if err != nil {
+		return agent.Endpoint{}, err
+	}
+	hc, err := httpClient(trust, agent.DefaultIdleTimeout)
+	if err != nil {
+		return agent.Endpoint{}, err
+	}
+	cfg := agent.Config{MetadataURL: o.url, Credentials: wire.Credentials{ConsumerKey: o.ckey, TokenKey: o.tkey, TokenSecret: o.tsec, ConsumerSecret: o.csec},
+		TLS: storedTrust(trust)}
 	o.searched = nil
 	for _, loc := range o.configs(fl) {
 		remote := strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://")
@@ -82,14 +93,17 @@ func (o *connOpts) endpoint(ctx context.Context, fl *pflag.FlagSet, offline bool
 			o.searched = append(o.searched, loc)
 			continue
 		}
-		fileCfg, err := agent.LoadConfig(ctx, client.NewHTTPClient(client.Options{Idle: agent.DefaultIdleTimeout}), loc)
+		fileCfg, err := agent.LoadConfig(ctx, hc, loc)
 		if err != nil {
 			return agent.Endpoint{}, err
 		}
 		cfg.Fill(fileCfg)
 		break
 	}
-	ep := agent.Endpoint{Credentials: cfg.Credentials}
+	ep := agent.Endpoint{Credentials: cfg.Credentials, TLS: cfg.TLS}
+	if trust.Insecure {
+		ep.TLS = trust
+	}
 	if cfg.MetadataURL != "" {
 		u, err := agent.MetadataURL(cfg.MetadataURL, o.apiver)
 		if err != nil {
@@ -312,6 +326,9 @@ func downloadScripts(ctx context.Context, a *agent.Agent, ep agent.Endpoint, ret
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
+		}
+		if client.IsCertificateError(err) {
+			return false, fmt.Errorf("%w: %w", agent.ErrUntrustedRegion, err)
 		}
 		var he *agent.HTTPError
 		if errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized {

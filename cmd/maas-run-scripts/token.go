@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"maasgo/agent"
 )
 
 // newGetMachineTokenCmd builds "get-machine-token".
@@ -21,6 +19,7 @@ import (
 // file named "<stdout>" when standard output is a regular file, protocol.md §14, pitfall 13).
 func newGetMachineTokenCmd() *cobra.Command {
 	var idle time.Duration
+	var tls trustOpts
 	cmd := &cobra.Command{
 		Use:   "get-machine-token MAAS_URL API_KEY SYSTEM_ID TOKEN_FILE",
 		Short: "Write the credentials file of a machine already in MAAS, for report-results",
@@ -30,15 +29,16 @@ reads to TOKEN_FILE (mode 0600), or print it with "-". MAAS_URL is the region's 
 		Args:         cobra.ExactArgs(4),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runGetMachineToken(cmd, args[0], args[1], args[2], args[3], idle)
+			return runGetMachineToken(cmd, args[0], args[1], args[2], args[3], idle, &tls)
 		},
 	}
 	addIdleFlag(cmd.Flags(), &idle, true)
+	tls.addFlags(cmd.Flags())
 	return cmd
 }
 
-func runGetMachineToken(cmd *cobra.Command, maasURL, apiKey, systemID, path string, idle time.Duration) error {
-	c, err := newAPIClient(maasURL, apiKey, idle)
+func runGetMachineToken(cmd *cobra.Command, maasURL, apiKey, systemID, path string, idle time.Duration, tls *trustOpts) error {
+	c, err := newAPIClient(maasURL, apiKey, idle, tls)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func runGetMachineToken(cmd *cobra.Command, maasURL, apiKey, systemID, path stri
 	if err != nil {
 		return fmt.Errorf("failed getting machine credentials: %w", err)
 	}
-	data, err := agent.NewCreds(c.base, systemID, tok).Marshal()
+	data, err := c.creds(systemID, tok).Marshal()
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"maasgo/region/library"
 	"maasgo/region/lifecycle"
+	"maasgo/region/metrics"
 	"maasgo/region/store"
 	"maasgo/region/store/storetest"
 	"maasgo/wire"
@@ -80,6 +81,8 @@ var accessTable = map[string]string{
 	"MachineHandler power_on":          "edit",
 	"MachineHandler power_off":         "edit",
 	"MachineHandler query_power_state": "view",
+	"MachineHandler hardware_changes":  "view",
+	"MachineHandler reparse":           "node-admin",
 	"MachineHandler abort":             "edit",
 
 	"MachineHandler override_failed_testing": "node-admin",
@@ -94,12 +97,14 @@ var accessTable = map[string]string{
 	"NodeScriptHandler add_tag":    "admin",
 	"NodeScriptHandler remove_tag": "admin",
 
-	"NodeScriptResultsHandler read":    "view",
-	"NodeScriptResultsHandler update":  "node-admin",
-	"NodeScriptResultHandler read":     "view",
-	"NodeScriptResultHandler update":   "node-admin",
-	"NodeScriptResultHandler delete":   "node-admin",
-	"NodeScriptResultHandler download": "view",
+	"NodeScriptResultsHandler read":       "view",
+	"NodeScriptResultsHandler export":     "view",
+	"NodeScriptResultsHandler export_key": "view",
+	"NodeScriptResultsHandler update":     "node-admin",
+	"NodeScriptResultHandler read":        "view",
+	"NodeScriptResultHandler update":      "node-admin",
+	"NodeScriptResultHandler delete":      "node-admin",
+	"NodeScriptResultHandler download":    "view",
 
 	"InterfacesHandler read":  "view",
 	"InterfaceHandler read":   "view",
@@ -153,7 +158,7 @@ func newAccessWorld(t *testing.T) *accessWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.srv = httptest.NewServer(New(st, Options{}))
+	w.srv = httptest.NewServer(New(st, Options{Metrics: metrics.New(st)}))
 	t.Cleanup(w.srv.Close)
 	return w
 }
@@ -309,8 +314,8 @@ func TestNodeRoutesDeclarePermission(t *testing.T) {
 }
 
 // TestAccessOutsideTheAPI holds who may reach the paths outside API 2.0: the metadata tree is
-// for machine tokens alone (a machine reaches only its own), describe/ and the agent
-// downloads for anyone.
+// for machine tokens alone (a machine reaches only its own), describe/, the metrics and the
+// agent downloads for anyone.
 func TestAccessOutsideTheAPI(t *testing.T) {
 	w := newAccessWorld(t)
 	machineOnly := []string{asMachine}
@@ -320,6 +325,7 @@ func TestAccessOutsideTheAPI(t *testing.T) {
 		allowed                []string
 	}{
 		{"GET", "/MAAS/api/2.0/describe/", "", "", callers},
+		{"GET", "/MAAS/metrics", "", "", callers}, // unless the metrics_token setting is set (TestMetrics)
 		{"GET", "/MAAS/maas-run-scripts", "", "", callers},
 		{"GET", "/MAAS/maas-run-scripts/amd64", "", "", callers},
 		{"GET", "/MAAS/machine-resources/amd64", "", "", callers},

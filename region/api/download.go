@@ -23,6 +23,7 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 
 	"maasgo/region/store"
+	"maasgo/wire/evidence"
 )
 
 // binaryName matches the script names whose combined output is an archive: the text download
@@ -126,8 +127,8 @@ func downloadResults(req *request) (any, error) {
 			return err
 		}
 		set := sets[0]
-		d.root = safeComponent(m.Hostname, maxHostComponent) + "-" +
-			safeComponent(strings.ToLower(set.Type.Label()), maxHostComponent) + "-" + strconv.FormatInt(set.ID, 10)
+		d.root = evidence.SafeName(m.Hostname, maxHostComponent) + "-" +
+			evidence.SafeName(strings.ToLower(set.Type.Label()), maxHostComponent) + "-" + strconv.FormatInt(set.ID, 10)
 		by, v, err := resultsOf(tx, m, sets, false)
 		if err != nil {
 			return err
@@ -170,28 +171,6 @@ func downloadResults(req *request) (any, error) {
 	return d, nil
 }
 
-// safeComponent makes s, a name from stored data, one path component that stays inside the
-// directory it is extracted to: '/' and '\\', control and format characters and invalid
-// UTF-8 become '_'; it is cut to limit bytes; a name of dots only ("", ".", "..") gets a '_'
-// in front.
-func safeComponent(s string, limit int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == '/' || r == '\\' || r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			r = '_'
-		}
-		if b.Len()+utf8.RuneLen(r) > limit {
-			break
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if strings.Trim(out, ".") == "" {
-		out = "_" + out[:min(len(out), limit-1)]
-	}
-	return out
-}
-
 // safeTitle keeps a stored name from forging lines or terminal sequences in the text
 // download: control and format characters and invalid UTF-8 become '?'.
 func safeTitle(s string) string {
@@ -206,9 +185,9 @@ func safeTitle(s string) string {
 // memberName is a result output's name in the archive: script name, kind, then the disk or
 // interface, as one bounded safe component.
 func memberName(script, kind, device string) string {
-	name := safeComponent(script, maxScriptComponent) + kind
+	name := evidence.SafeName(script, maxScriptComponent) + kind
 	if device != "" {
-		name += "-" + safeComponent(device, maxDeviceComponent)
+		name += "-" + evidence.SafeName(device, maxDeviceComponent)
 	}
 	return name
 }
@@ -249,11 +228,22 @@ func (s *Server) acquireHeavy(ctx context.Context, wait time.Duration) (release 
 	}
 }
 
-// stream writes the download: headers once the first bytes are ready, so that a failure
-// before then is still an ordinary error response; a failure after them aborts the
-// connection, so the client sees a broken download rather than a short one.
+// stream writes the download.
 func (d *resultDownload) stream(w http.ResponseWriter, r *http.Request) {
-	release, err := d.s.acquireHeavy(r.Context(), heavyWait)
+	if d.filetype == "txt" {
+		// Upstream's content type for a result's output, which clients expect.
+		d.s.streamHeavy(w, r, "application/binary", "", "result download", d.writeText)
+		return
+	}
+	d.s.streamHeavy(w, r, "application/x-tar", d.root+".tar.xz", "result download", d.writeTar)
+}
+
+// streamHeavy writes a large answer (what, in the log) that write produces, in a
+// heavy-download slot: headers once the first bytes are ready, so that a failure before then
+// is still an ordinary error response; a failure after them aborts the connection, so the
+// client sees a broken download rather than a short one.
+func (s *Server) streamHeavy(w http.ResponseWriter, r *http.Request, contentType, filename, what string, write func(context.Context, io.Writer) error) {
+	release, err := s.acquireHeavy(r.Context(), heavyWait)
 	if err != nil {
 		secs := max(1, int(heavyWait/time.Second))
 		if errors.Is(err, errBusy) {
@@ -261,20 +251,16 @@ func (d *resultDownload) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		// Also when the client went away while waiting: it reads nothing, the log sees 503.
 		writeText(w, http.StatusServiceUnavailable, fmt.Sprintf(
-			"The region is serving %d result downloads already; retry in %d seconds.", cap(d.s.heavy), secs))
+			"The region is serving %d result downloads already; retry in %d seconds.", cap(s.heavy), secs))
 		return
 	}
 	defer release()
 	cw := &startWriter{w: w}
-	if d.filetype == "txt" {
-		// Upstream's content type for a result's output, which clients expect.
-		w.Header().Set("Content-Type", "application/binary")
-		err = d.writeText(r.Context(), cw)
-	} else {
-		w.Header().Set("Content-Type", "application/x-tar")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", d.root+".tar.xz"))
-		err = d.writeTar(r.Context(), cw)
+	w.Header().Set("Content-Type", contentType)
+	if filename != "" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
 	}
+	err = write(r.Context(), cw)
 	if err == nil {
 		return
 	}
@@ -282,14 +268,14 @@ func (d *resultDownload) stream(w http.ResponseWriter, r *http.Request) {
 		for _, h := range []string{"Content-Type", "Content-Disposition"} {
 			w.Header().Del(h)
 		}
-		d.s.writeError(w, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	if cw.err != nil || r.Context().Err() != nil {
 		// The client went away or stopped reading: nothing to fix here.
-		d.s.log().Info("result download cut short by the client", "path", r.URL.Path, "err", err)
+		s.log().Info(what+" cut short by the client", "path", r.URL.Path, "err", err)
 	} else {
-		d.s.log().Error("result download failed", "path", r.URL.Path, "err", err)
+		s.log().Error(what+" failed", "path", r.URL.Path, "err", err)
 	}
 	panic(http.ErrAbortHandler)
 }

@@ -32,6 +32,7 @@ import (
 	"maasgo/region/store"
 	"maasgo/region/store/storetest"
 	"maasgo/wire"
+	"maasgo/wire/evidence"
 )
 
 // dlFixture is a region with one machine whose commissioning set holds the given results.
@@ -326,12 +327,12 @@ func TestSafeComponent(t *testing.T) {
 		{strings.Repeat("x", 300), strings.Repeat("x", 128)},
 		{strings.Repeat("é", 100), strings.Repeat("é", 64)}, // cut at a rune boundary
 	} {
-		got := safeComponent(tc.in, 128)
+		got := evidence.SafeName(tc.in, 128)
 		if got != tc.want {
-			t.Errorf("safeComponent(%q) = %q; want %q", tc.in, got, tc.want)
+			t.Errorf("SafeName(%q) = %q; want %q", tc.in, got, tc.want)
 		}
 		if why := safeName(got); why != "" {
-			t.Errorf("safeComponent(%q) = %q, which %s", tc.in, got, why)
+			t.Errorf("SafeName(%q) = %q, which %s", tc.in, got, why)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"maasgo/region/config"
 	"maasgo/region/lifecycle"
@@ -219,7 +220,16 @@ func viewMachine(tx *store.Tx, m *store.Machine) (*machineJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderMachine(fresh, det[fresh.ID]), nil
+	out := renderMachine(fresh, det[fresh.ID])
+	eta, err := lifecycle.RunETA(tx, fresh, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if eta != nil {
+		s := eta.Format(time.RFC3339)
+		out.CurrentRunETA = &s
+	}
+	return out, nil
 }
 
 func readMachine(req *request) (any, error) {
@@ -737,3 +747,36 @@ func updateInterface(req *request) (any, error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// machine loads the machine the request's path names, as the caller may see it, in a read
+// transaction of its own.
+func (req *request) machine() (*store.Machine, error) {
+	var m *store.Machine
+	err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
+		m, err = loadMachine(tx, req)
+		return err
+	})
+	return m, err
+}
+
+// hardwareChanges answers op=hardware_changes: the machine's hardware_changes, or an empty
+// list of changes before its second commissioning.
+func hardwareChanges(req *request) (any, error) {
+	m, err := req.machine()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.HardwareChanges) == 0 {
+		return map[string]any{"script_set_id": nil, "previous_script_set_id": nil, "detected": nil, "changes": []any{}}, nil
+	}
+	return json.RawMessage(m.HardwareChanges), nil
+}
+
+// reparseMachine answers op=reparse (reparse.Reparser).
+func reparseMachine(req *request) (any, error) {
+	m, err := req.machine()
+	if err != nil {
+		return nil, err
+	}
+	return req.s.reparser.Machine(req.ctx, m.SystemID)
+}

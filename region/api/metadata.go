@@ -29,6 +29,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 	}
 	segs := strings.Split(rest, "/")
 	if segs[0] == "status" {
+		setRoute(r, "metadata.status")
 		if len(segs) != 2 || r.Method != http.MethodPost {
 			writeText(w, http.StatusNotFound, "Not found: "+path)
 			return
@@ -37,6 +38,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 		return
 	}
 	if segs[0] == "enlist" {
+		setRoute(r, "metadata.enlist")
 		s.serveEnlistTree(w, r, segs[1:])
 		return
 	}
@@ -50,6 +52,7 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 	}
 	switch {
 	case sub == "" && isGet(r):
+		setRoute(r, "metadata.index")
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			items := []string{"maas-commissioning-scripts", "meta-data"}
 			if len(m.UserData) > 0 || m.Status == wire.NodeCommissioning || m.Status == wire.NodeTesting || m.Status == wire.NodeDeploying ||
@@ -59,17 +62,22 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request, path stri
 			return textResponse(strings.Join(items, "\n")), nil
 		})
 	case sub == "" && r.Method == http.MethodPost:
+		setRoute(r, "metadata.op")
 		s.withNodeToken(w, r, s.metadataOp) // its operations read the machine in their transaction
 	case (sub == "maas-scripts" || strings.HasPrefix(sub, "maas-scripts/")) && isGet(r):
+		setRoute(r, "metadata.scripts")
 		s.withNode(w, r, s.maasScripts)
 	case sub == "meta-data" && isGet(r):
+		setRoute(r, "metadata.meta-data")
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) {
 			return textResponse("instance-id\nlocal-hostname\nvendor-data\nx509"), nil
 		})
 	case strings.HasPrefix(sub, "meta-data/") && isGet(r):
+		setRoute(r, "metadata.meta-data")
 		key := strings.TrimPrefix(sub, "meta-data/")
 		s.withNode(w, r, func(req *request, m *store.Machine) (any, error) { return metaData(m, key) })
 	case sub == "user-data" && isGet(r):
+		setRoute(r, "metadata.user-data")
 		s.withNode(w, r, s.userData)
 	default:
 		writeText(w, http.StatusNotFound, "Not found: "+path)
@@ -88,6 +96,7 @@ func (s *Server) withNode(w http.ResponseWriter, r *http.Request, fn func(*reque
 		if err != nil {
 			return nil, err
 		}
+		setMachine(r, m.SystemID)
 		return fn(req, m)
 	})
 }
@@ -144,8 +153,10 @@ func metaData(m *store.Machine, key string) (any, error) {
 func (s *Server) metadataOp(req *request) (any, error) {
 	switch op := req.params.Get("op"); op {
 	case "signal":
+		setRoute(req.r, "metadata.signal")
 		return s.signal(req)
 	case "netboot_on", "netboot_off":
+		setRoute(req.r, "metadata.netboot")
 		err := s.store.Update(req.ctx, func(tx *store.Tx) error {
 			m, err := tx.MachineByID(*req.token.NodeID)
 			if err != nil {
@@ -175,22 +186,28 @@ func (s *Server) signal(req *request) (any, error) {
 		key = req.params.Get("idempotency_key")
 	}
 	parsed := lifecycle.ParseYAML(sig)
+	outcome := "stored"
 	err = s.store.Update(req.ctx, func(tx *store.Tx) error {
 		m, err := tx.MachineByID(*req.token.NodeID)
 		if err != nil {
 			return err
 		}
+		setMachine(req.r, m.SystemID)
+		outcome = "stored"
 		if key != "" {
 			fresh, err := tx.RecordSignalKey(m.ID, key, s.now())
 			if err != nil || !fresh {
+				outcome = "repeat"
 				return err
 			}
 		}
 		return s.signals.ProcessParsed(tx, m, sig, parsed)
 	})
 	if err != nil {
+		s.opts.Metrics.Signal(sig.Status, "error")
 		return nil, err
 	}
+	s.opts.Metrics.Signal(sig.Status, outcome)
 	return textResponse("OK"), nil
 }
 
@@ -227,7 +244,7 @@ func (s *Server) userData(req *request, m *store.Machine) (any, error) {
 			return err
 		}
 		gen, ok, err := userdata.For(userdata.Input{Machine: m, Token: req.token, URL: externalBase(req.r) + "/MAAS",
-			Agent: userdata.Agent{Sums: s.agent.Sums()}})
+			Agent: userdata.Agent{Sums: s.agent.Sums(), CA: userdata.RequestCA(req.r)}})
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"maasgo/region/lifecycle"
+	"maasgo/region/metrics"
 	"maasgo/region/power"
+	"maasgo/region/reparse"
 	"maasgo/region/store"
 )
 
@@ -26,6 +28,8 @@ type Server struct {
 	nonces   *nonceCache
 	// heavy bounds the downloads that compress or assemble large outputs at once.
 	heavy chan struct{}
+	// reparser derives inventories again from machines' hardware snapshots (op=reparse).
+	reparser *reparse.Reparser
 }
 
 // Options tune a Server. Zero values take defaults.
@@ -48,6 +52,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// MaxHeavyDownloads bounds the result downloads served at once (default: the CPU count).
 	MaxHeavyDownloads int
+	// Metrics, when set, records requests and signals and is served at /MAAS/metrics.
+	Metrics *metrics.Region
+	// UI, when set, serves the web interface under /MAAS/r/ (it authenticates its own
+	// callers); /MAAS/ then redirects browsers there.
+	UI http.Handler
 }
 
 // New builds the server over an open store.
@@ -65,6 +74,7 @@ func New(st *store.Store, opts Options) *Server {
 		n = runtime.NumCPU()
 	}
 	s.heavy = make(chan struct{}, n)
+	s.reparser = &reparse.Reparser{Store: st, Log: s.log(), Now: s.now}
 	return s
 }
 
@@ -137,6 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = dw
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	path := cleanPath(r.URL.Path)
+	r, ri := withInfo(w, r, routeOf(path))
 	switch {
 	case path == "/MAAS/api/2.0/describe/" || path == "/MAAS/api/2.0/describe":
 		s.describe(w, r)
@@ -147,12 +158,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/MAAS/maas-run-scripts" || strings.HasPrefix(path, "/MAAS/maas-run-scripts/") ||
 		strings.HasPrefix(path, "/MAAS/machine-resources/") || path == "/MAAS/machine-resources":
 		s.serveAgent(w, r, path)
+	case path == "/MAAS/metrics" && s.opts.Metrics != nil:
+		s.opts.Metrics.Handler().ServeHTTP(w, r)
+	case s.opts.UI != nil && (path == "/MAAS/r" || strings.HasPrefix(path, "/MAAS/r/")):
+		s.opts.UI.ServeHTTP(w, r)
+	case s.opts.UI != nil && (path == "/MAAS" || path == "/MAAS/" || path == "/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		http.Redirect(w, r, "/MAAS/r/", http.StatusFound)
 	case path == "/MAAS" || path == "/MAAS/" || path == "/":
 		writeText(w, http.StatusOK, "MAAS region: API at /MAAS/api/2.0/, metadata at /MAAS/metadata/\n")
 	default:
 		writeText(w, http.StatusNotFound, "Not found: "+path)
 	}
-	s.log().Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start))
+	s.logRequest(r, ri, sw.code, start)
+}
+
+// routeOf names a request's route from its path before a handler names it more precisely.
+func routeOf(path string) string {
+	switch {
+	case strings.HasPrefix(path, "/MAAS/api/2.0/describe"):
+		return "describe"
+	case strings.HasPrefix(path, "/MAAS/api/2.0/"):
+		return "api"
+	case strings.HasPrefix(path, "/MAAS/metadata"):
+		return "metadata"
+	case strings.HasPrefix(path, "/MAAS/maas-run-scripts"), strings.HasPrefix(path, "/MAAS/machine-resources"):
+		return "agent"
+	case path == "/MAAS/metrics":
+		return "metrics"
+	case path == "/MAAS/r" || strings.HasPrefix(path, "/MAAS/r/"):
+		return "ui"
+	case path == "/MAAS" || path == "/MAAS/" || path == "/":
+		return "root"
+	}
+	return "not_found"
 }
 
 func cleanPath(p string) string {
@@ -174,8 +212,13 @@ func (s *Server) describe(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 	h, vals, pathOp := s.lookup(path)
 	if h == nil {
+		setRoute(r, "api.unknown")
 		writeText(w, http.StatusNotFound, "Unknown API endpoint: "+path)
 		return
+	}
+	setRoute(r, h.name)
+	if id := vals["system_id"]; id != "" {
+		setMachine(r, id)
 	}
 	p, err := parseQuery(r)
 	if err != nil {
@@ -232,6 +275,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		}
 	}
 	req.action = a
+	setRoute(r, h.name+"."+a.name)
 	v, err := a.fn(req)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -66,10 +66,20 @@ func createUser(req *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The hash is slow by design: made once, before the transaction (which may run twice).
+	var hash string
+	if pw := p.Get("password"); pw != "" {
+		if hash, err = store.HashPassword(pw); err != nil {
+			return nil, fieldError("password", fmt.Sprintf("Use at most %d characters.", store.MaxPasswordLength))
+		}
+	}
 	var u *store.User
 	err = req.s.store.Update(req.ctx, func(tx *store.Tx) (err error) {
 		u, _, err = lifecycle.CreateUser(tx, strings.TrimSpace(p.Get("username")), strings.TrimSpace(p.Get("email")), admin)
-		return err
+		if err != nil || hash == "" {
+			return err
+		}
+		return tx.SetPasswordHash(u.ID, hash)
 	})
 	if err != nil {
 		return nil, err

@@ -364,6 +364,12 @@ type machineJSON struct {
 	NextSync                     any               `json:"next_sync"`
 	InstallKVM                   bool              `json:"install_kvm"`
 	WorkloadAnnotations          json.RawMessage   `json:"workload_annotations"`
+	// HardwareChanges is what changed between the last two commissionings (null before the
+	// second); beyond upstream.
+	HardwareChanges json.RawMessage `json:"hardware_changes"`
+	// CurrentRunETA is when the running commissioning or testing should end (null otherwise,
+	// and in listings); beyond upstream.
+	CurrentRunETA *string `json:"current_run_eta"`
 	// Upstream's keys for what this region does not model: no constraints kept from an
 	// allocation, no kernel crash dumps, no ephemeral deployments, DPUs, parents or VMs.
 	ConstraintsByType     json.RawMessage `json:"constraints_by_type"`
@@ -376,6 +382,14 @@ type machineJSON struct {
 }
 
 var emptyObject = json.RawMessage("{}")
+
+// hardwareChangesJSON is the machine's stored hardware changes, null when there are none.
+func hardwareChangesJSON(m *store.Machine) json.RawMessage {
+	if len(m.HardwareChanges) == 0 {
+		return nil
+	}
+	return json.RawMessage(m.HardwareChanges)
+}
 
 // renderMachine gives a machine's JSON.
 func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
@@ -424,7 +438,8 @@ func renderMachine(m *store.Machine, d machineDetails) *machineJSON {
 		CurrentInstallationResultID:  m.CurrentInstallationSet,
 		EnableHWSync:                 m.EnableHWSync, LastSync: formatTime(m.LastSync), InstallKVM: m.InstallKVM,
 		WorkloadAnnotations: emptyObject, ConstraintsByType: emptyObject,
-		ResourceURI: fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
+		HardwareChanges: hardwareChangesJSON(m),
+		ResourceURI:     fmt.Sprintf("%s/machines/%s/", apiRoot, m.SystemID),
 	}
 	for k := range ifs {
 		if m.BootInterfaceID != nil && ifs[k].ID == *m.BootInterfaceID {

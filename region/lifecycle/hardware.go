@@ -35,9 +35,16 @@ func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error 
 	out := resultOutput(r)
 	switch r.ScriptName {
 	case InventoryScript:
-		facts, err := inventory.FromJSON(out)
+		doc, err := inventory.Parse(out)
 		if err != nil {
 			return unusable(tx, m, r, "the hardware inventory", err)
+		}
+		facts, err := inventory.FromDocument(doc)
+		if err != nil {
+			return unusable(tx, m, r, "the hardware inventory", err)
+		}
+		if err := recordDrift(tx, m, r, doc); err != nil {
+			return err
 		}
 		if err := ApplyInventory(tx, m, facts); err != nil {
 			return err

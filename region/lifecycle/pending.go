@@ -78,6 +78,9 @@ func PendingScripts(tx *store.Tx, m *store.Machine) ([]Pending, error) {
 			out = append(out, Pending{List: p.list, Result: r, Script: *s, Version: *v, Entry: indexEntry(&r, s)})
 		}
 	}
+	if err := estimateEntries(tx, m, out); err != nil {
+		return nil, err
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].List != out[j].List {
 			return out[i].List < out[j].List
@@ -88,6 +91,34 @@ func PendingScripts(tx *store.Tx, m *store.Machine) ([]Pending, error) {
 		return out[i].Result.ID < out[j].Result.ID
 	})
 	return out, nil
+}
+
+// estimateEntries sets each unfinished entry's expected runtime, when one is known
+// (ExpectedRuntimes), so the runner can say how long its run has left.
+func estimateEntries(tx *store.Tx, m *store.Machine, out []Pending) error {
+	var names []string
+	first := int64(0)
+	for _, p := range out {
+		if p.Result.Status.Unfinished() && !slices.Contains(names, p.Result.ScriptName) {
+			names = append(names, p.Result.ScriptName)
+			if first == 0 || p.Result.SetID < first {
+				first = p.Result.SetID
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	expected, err := ExpectedRuntimes(tx, m, names, first)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		if d, ok := expected[out[i].Result.ScriptName]; ok && out[i].Result.Status.Unfinished() {
+			out[i].Entry.EstimatedSeconds = d.Seconds()
+		}
+	}
+	return nil
 }
 
 // indexEntry renders a result as an index.json entry.

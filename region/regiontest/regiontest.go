@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -99,8 +100,10 @@ type Region struct {
 	// URL is the region's base, http://127.0.0.1:PORT/MAAS.
 	URL string
 	// Admin is the administrator's API key.
-	Admin    wire.Credentials
-	Engine   storetest.Engine
+	Admin  wire.Credentials
+	Engine storetest.Engine
+	// TLS checks the certificate of a region serving HTTPS (StartTLS); nil for plain HTTP.
+	TLS      *tls.Config
 	t        testing.TB
 	bin      string
 	args     []string
@@ -118,7 +121,15 @@ func Start(t testing.TB, e storetest.Engine, args ...string) *Region {
 // StartListening serves a region on addr (host:0 picks a free port), e.g. a Netns's HostIP.
 func StartListening(t testing.TB, e storetest.Engine, addr string, args ...string) *Region {
 	t.Helper()
-	r := &Region{Engine: e, t: t, bin: Build(t, "maasgo/cmd/maas-region"), args: args}
+	return StartTLS(t, e, nil, addr, args...)
+}
+
+// StartTLS serves a region on addr whose certificate tc checks: args give serve its
+// --tls-cert and --tls-key, and the region's requests (Client, the wait for it to answer)
+// go through tc. A nil tc is StartListening.
+func StartTLS(t testing.TB, e storetest.Engine, tc *tls.Config, addr string, args ...string) *Region {
+	t.Helper()
+	r := &Region{Engine: e, t: t, bin: Build(t, "maasgo/cmd/maas-region"), args: args, TLS: tc}
 	r.start(addr)
 	t.Cleanup(func() {
 		if r.cmd != nil {
@@ -185,7 +196,7 @@ func (r *Region) start(listen string) {
 	// Wait until it answers.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(r.URL + "/api/2.0/version/")
+		resp, err := r.HTTPClient().Get(r.URL + "/api/2.0/version/")
 		if err == nil {
 			resp.Body.Close()
 			return
@@ -234,7 +245,15 @@ func (r *Region) Pid() int { return r.cmd.Process.Pid }
 func (r *Region) Logs() string { return r.logs.String() }
 
 // Client signs requests with the administrator's key.
-func (r *Region) Client() *Client { return &Client{Base: r.URL, Creds: r.Admin} }
+func (r *Region) Client() *Client { return &Client{Base: r.URL, Creds: r.Admin, HTTP: r.HTTPClient()} }
+
+// HTTPClient is an HTTP client for the region: it checks the certificate with r.TLS.
+func (r *Region) HTTPClient() *http.Client {
+	if r.TLS == nil {
+		return http.DefaultClient
+	}
+	return client.NewHTTPClient(client.Options{TLS: r.TLS})
+}
 
 // Client makes signed requests to a region, through maasgo/client, one attempt each: a test
 // sees every answer as the region gave it.
@@ -243,6 +262,8 @@ type Client struct {
 	Creds wire.Credentials
 	// Header, when set, is added to every request.
 	Header http.Header
+	// HTTP sends the requests; nil: http.DefaultClient.
+	HTTP *http.Client
 }
 
 // Response is an answer read whole.
@@ -292,7 +313,7 @@ func (c *Client) Send(t testing.TB, req *http.Request) *Response {
 	for k, vs := range c.Header {
 		req.Header[k] = vs
 	}
-	resp, err := client.New(c.Creds, nil).Send(req)
+	resp, err := client.New(c.Creds, c.HTTP).Send(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatch bounds how many Updates share one transaction.
@@ -130,6 +131,7 @@ func (c *committer) together(live []*commitReq) (results []error, ok bool) {
 	results = make([]error, len(live))
 	c.s.writing <- struct{}{}
 	defer func() { <-c.s.writing }()
+	defer c.s.observed("commit", time.Now())
 	tx, err := c.s.wdb.BeginTx(context.Background(), c.s.eng.writeTxOptions())
 	if err != nil {
 		return results, false

@@ -55,6 +55,10 @@ type Machine struct {
 	CurrentReleaseSet       *int64
 	BootInterfaceID         *int64
 
+	// HardwareChanges is what changed in the hardware between the machine's last two
+	// commissionings, as JSON (lifecycle's HardwareChanges); empty before the second.
+	HardwareChanges []byte
+
 	EnableHWSync bool
 	LastSync     *time.Time
 	SyncInterval int
@@ -70,7 +74,7 @@ var machineColumns = []string{
 	"bios_boot_method", "enable_ssh", "skip_networking", "skip_storage", "enlisting",
 	"current_commissioning_set", "current_testing_set", "current_installation_set", "current_release_set",
 	"boot_interface_id", "enable_hw_sync", "last_sync", "sync_interval", "created", "updated",
-	"numa_nodes",
+	"numa_nodes", "hardware_changes",
 }
 
 // NUMANode is one NUMA node of a machine: its CPU threads, memory and hugepages.
@@ -107,7 +111,7 @@ func (m *Machine) values() ([]any, error) {
 		m.BiosBootMethod, m.EnableSSH, m.SkipNetworking, m.SkipStorage, m.Enlisting,
 		nullInt(m.CurrentCommissioningSet), nullInt(m.CurrentTestingSet), nullInt(m.CurrentInstallationSet), nullInt(m.CurrentReleaseSet),
 		nullInt(m.BootInterfaceID), m.EnableHWSync, nullMicros(m.LastSync), m.SyncInterval,
-		micros(m.Created), micros(m.Updated), string(nj),
+		micros(m.Created), micros(m.Updated), string(nj), string(m.HardwareChanges),
 	}, nil
 }
 
@@ -118,11 +122,11 @@ const machineSelect = `SELECT m.id, m.system_id, m.hostname, m.domain, m.descrip
 	m.swap_size, m.bios_boot_method, m.enable_ssh, m.skip_networking, m.skip_storage, m.enlisting,
 	m.current_commissioning_set, m.current_testing_set, m.current_installation_set, m.current_release_set,
 	m.boot_interface_id, m.enable_hw_sync, m.last_sync, m.sync_interval, m.created, m.updated,
-	m.numa_nodes FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
+	m.numa_nodes, m.hardware_changes FROM machines m LEFT JOIN users u ON u.id = m.owner_id`
 
 func scanMachine(sc scanner) (*Machine, error) {
 	var m Machine
-	var pp, hi, tags, numa string
+	var pp, hi, tags, numa, changes string
 	var status, prev int
 	var owner, swap, ccs, cts, cis, crs, boot, lastSync sql.NullInt64
 	var uuid sql.NullString
@@ -132,7 +136,7 @@ func scanMachine(sc scanner) (*Machine, error) {
 		&m.Owner, &m.Locked, &m.Netboot, &m.OSystem, &m.DistroSeries, &m.HWEKernel, &m.MinHWEKernel,
 		&m.InstallKVM, &m.UserData, &m.CPUCount, &m.CPUSpeed, &m.Memory, &uuid, &hi, &tags,
 		&swap, &m.BiosBootMethod, &m.EnableSSH, &m.SkipNetworking, &m.SkipStorage, &m.Enlisting,
-		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &created, &updated, &numa)
+		&ccs, &cts, &cis, &crs, &boot, &m.EnableHWSync, &lastSync, &m.SyncInterval, &created, &updated, &numa, &changes)
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +147,9 @@ func scanMachine(sc scanner) (*Machine, error) {
 	m.BootInterfaceID = fromNullInt(boot)
 	m.LastSync = fromNullMicros(lastSync)
 	m.HardwareUUID = uuid.String
+	if changes != "" {
+		m.HardwareChanges = []byte(changes)
+	}
 	m.Created, m.Updated = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(pp), &m.PowerParameters); err != nil {
 		return nil, fmt.Errorf("decode power parameters of %s: %w", m.SystemID, err)

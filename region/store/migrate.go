@@ -264,6 +264,33 @@ ALTER TABLE script_results DROP COLUMN stdout;
 ALTER TABLE script_results DROP COLUMN stderr;
 ALTER TABLE script_results DROP COLUMN result;
 `},
+	// The web interface: users log in with a password (an argon2id hash, '' for none) and
+	// hold sessions, each stored by the SHA-256 of its id with its CSRF token.
+	{10, "passwords and web sessions", `
+ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+CREATE TABLE sessions (
+	id_hash TEXT PRIMARY KEY,
+	user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	csrf TEXT NOT NULL,
+	created BIGINT NOT NULL,
+	expires BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_expires ON sessions (expires);
+`},
+	// What changed in a machine's hardware between its last two commissionings (JSON, '' before
+	// its second); a script's earlier runtimes found by name (run estimates); inventories
+	// derived again from a commissioning's hardware snapshot by a newer parser, by the
+	// inventory result they stand in for.
+	{11, "hardware changes, runtimes by script, re-parsed inventories", `
+ALTER TABLE machines ADD COLUMN hardware_changes TEXT NOT NULL DEFAULT '';
+CREATE INDEX script_results_name ON script_results (script_name, id);
+CREATE TABLE reparsed_inventories (
+	result_id BIGINT PRIMARY KEY REFERENCES script_results(id) ON DELETE CASCADE,
+	document {{blob}} NOT NULL,
+	parsed BIGINT NOT NULL
+);
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.

@@ -229,6 +229,15 @@ func (t *Tx) ScriptResultByID(id int64, output bool) (*ScriptResult, error) {
 	return r, notFound(err, fmt.Sprintf("script result %d", id))
 }
 
+// PreviousPassed is the newest passed result of the named script, with its output, in the
+// machine's sets of the same type older than beforeSet; ErrNotFound when there is none.
+func (t *Tx) PreviousPassed(nodeID int64, typ wire.ResultType, script string, beforeSet int64) (*ScriptResult, error) {
+	r, err := scanResult(t.queryRow(resultSelect(true)+` WHERE script_name = ? AND status = ? AND script_set_id IN
+		(SELECT id FROM script_sets WHERE node_id = ? AND result_type = ? AND id < ?)
+		ORDER BY script_set_id DESC, script_results.id DESC LIMIT 1`, script, int(wire.ScriptPassed), nodeID, int(typ), beforeSet), true)
+	return r, notFound(err, fmt.Sprintf("an earlier passed %s", script))
+}
+
 // ScriptResults lists the results of the given sets, ordered by set then id; with output,
 // their output too.
 func (t *Tx) ScriptResults(setIDs []int64, output bool) ([]ScriptResult, error) {

@@ -38,6 +38,8 @@ type Store struct {
 	writing chan struct{}
 	// updates counts the Updates that committed, commits the write transactions committed.
 	updates, commits atomic.Int64
+	// observe, when set, is told how long transactions took (counts.go).
+	observe TxObserver
 }
 
 // WriteStats are the store's write counters since it was opened.
@@ -100,6 +102,7 @@ func (s *Store) Close() error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
+	defer s.observed("read", time.Now())
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
@@ -116,6 +119,7 @@ func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
 // its changes are committed. fn may therefore run more than once and must not have effects
 // outside the transaction.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	defer s.observed("write", time.Now())
 	if s.batch != nil {
 		if err := s.batch.submit(ctx, fn); err != errAlone {
 			if p, isPanic := err.(panicked); isPanic {
@@ -145,6 +149,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) update(ctx context.Context, fn func(*Tx) error) error {
+	defer s.observed("commit", time.Now())
 	tx, err := s.wdb.BeginTx(ctx, s.eng.writeTxOptions())
 	if err != nil {
 		return fmt.Errorf("begin write transaction: %w", err)

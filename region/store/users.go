@@ -2,8 +2,15 @@ package store
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // User is a person (or program) with API keys.
@@ -244,4 +251,100 @@ func (t *Tx) PruneNonces(cutoff time.Time) (int64, error) {
 		return 0, fmt.Errorf("prune nonces: %w", err)
 	}
 	return r.RowsAffected()
+}
+
+// Passwords are kept as argon2id hashes in the PHC string format,
+// $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash> (base64 without padding): OWASP's minimum
+// parameters, about 20 MiB and a few tens of milliseconds per hash.
+const (
+	argonMemory  = 19 * 1024 // KiB
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+	argonSaltLen = 16
+	// MaxPasswordLength bounds a password, in bytes. The API takes any shorter one, as
+	// upstream's does; MinPasswordLength is what createadmin asks for.
+	MinPasswordLength = 8
+	MaxPasswordLength = 1024
+)
+
+// ErrBadPassword is returned for a password too short or too long to be set.
+var ErrBadPassword = errors.New("invalid password")
+
+// HashPassword hashes a new password with argon2id and a random salt. It is slow by design:
+// call it outside transactions (Update may run its function more than once).
+func HashPassword(password string) (string, error) {
+	if password == "" || len(password) > MaxPasswordLength {
+		return "", fmt.Errorf("%w: use 1 to %d characters", ErrBadPassword, MaxPasswordLength)
+	}
+	salt := make([]byte, argonSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("read random salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// dummyHash is checked against when a user has no password or does not exist, so that the
+// answer takes as long as for a real one.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not a password of anyone")
+	return h
+})
+
+// CheckPassword reports whether password matches hash (an empty or malformed hash matches
+// nothing, after as much work as a real check).
+func CheckPassword(hash, password string) bool {
+	ok := hash != ""
+	if !ok {
+		hash = dummyHash()
+	}
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || len(password) > MaxPasswordLength {
+		return false
+	}
+	var v int
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil || len(want) == 0 || len(want) > 64 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1 && ok
+}
+
+// SetPasswordHash sets a user's password hash (from HashPassword); "" removes the password,
+// leaving API keys as the user's only way in.
+func (t *Tx) SetPasswordHash(userID int64, hash string) error {
+	r, err := t.exec(`UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+	if err != nil {
+		return fmt.Errorf("set password of user %d: %w", userID, err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// PasswordHash reads a user's password hash, "" when the user has none.
+func (t *Tx) PasswordHash(userID int64) (string, error) {
+	var h string
+	if err := t.queryRow(`SELECT password_hash FROM users WHERE id = ?`, userID).Scan(&h); err != nil {
+		return "", notFound(err, fmt.Sprintf("user %d", userID))
+	}
+	return h, nil
 }

@@ -22,9 +22,14 @@ import (
 	"maasgo/wire"
 )
 
-// Agent describes the agent binaries the region serves: SHA-256 by Debian architecture.
+// Agent describes the agent binaries the region serves: SHA-256 by Debian architecture, and
+// CA, the PEM authorities that vouch for the region's TLS certificate ("" when machines
+// trust their system's authorities, or the region serves plain HTTP). With a CA, the scripts
+// fetch the agent checking the region's certificate against it, and the commissioning
+// user data hands it to the agent (tls_ca in creds.yaml).
 type Agent struct {
 	Sums map[string]string
+	CA   string
 }
 
 // Input is what a machine's user data is made of.
@@ -58,11 +63,21 @@ fail() {
 	exit 1
 }
 
+{{- if .CA}}
+
+# write_ca writes the authorities that vouch for the region's TLS certificate to $1.
+write_ca() {
+	cat >"$1" <<'MAAS_REGION_CA'
+{{.CA}}MAAS_REGION_CA
+}
+{{- end}}
+
+# fetch downloads $1 into $2, checking the region's TLS certificate{{if .CA}} against $CA_FILE{{end}}.
 fetch() {
 	if command -v curl >/dev/null 2>&1; then
-		curl -fsSL -o "$2" "$1"
+		curl -fsSL {{if .CA}}--cacert "$CA_FILE" {{end}}-o "$2" "$1"
 	elif command -v wget >/dev/null 2>&1; then
-		wget -q -O "$2" "$1"
+		wget -q {{if .CA}}--ca-certificate="$CA_FILE" {{end}}-O "$2" "$1"
 	else
 		echo "{{.Who}}: neither curl nor wget is installed" >&2
 		return 1
@@ -97,7 +112,7 @@ agent_sum() {
 }
 {{- end}}`
 
-var commissioningTmpl = template.Must(template.Must(template.New("commissioning").Parse(shellHelpers)).Parse(`#!/bin/sh
+var commissioningTmpl = template.Must(template.Must(template.New("commissioning").Funcs(template.FuncMap{"indent": indentLines}).Parse(shellHelpers)).Parse(`#!/bin/sh
 # MAAS user data for {{.Hostname}} ({{.SystemID}}): fetch the agent, run the commissioning and
 # testing scripts, report every result. It holds the machine's credentials: keep it private.
 set -u
@@ -112,6 +127,10 @@ main() {
 	TEMP_D=$(mktemp -d "${TMPDIR:-/tmp}/user_data.sh.XXXXXX") || fail "cannot create a working directory"
 	mkdir -p "$TEMP_D/bin" "$TEMP_D/scripts" "$TEMP_D/out" || fail "cannot create $TEMP_D"
 	BIN="$TEMP_D/bin/maas-run-remote-scripts"
+{{- if .CA}}
+	CA_FILE="$TEMP_D/region-ca.pem"
+	write_ca "$CA_FILE" || fail "cannot write the region's CA to $CA_FILE"
+{{- end}}
 	echo "user data: fetching the agent for $arch from $MAAS_URL into $TEMP_D"
 	fetch "$MAAS_URL/maas-run-scripts/$arch" "$BIN" || fail "cannot download $MAAS_URL/maas-run-scripts/$arch"
 	got=$(sha256 "$BIN")
@@ -128,6 +147,10 @@ datasource:
     consumer_key: '{{.ConsumerKey}}'
     token_key: '{{.TokenKey}}'
     token_secret: '{{.TokenSecret}}'
+{{- if .CA}}
+    tls_ca: |
+{{indent "      " .CA}}
+{{- end}}
 CREDS
 	) || fail "cannot write the credentials"
 	PATH="$TEMP_D/bin:$PATH"
@@ -168,7 +191,14 @@ fi
 bin="$dir/.maas-run-scripts-$arch-$sum"
 if [ ! -x "$bin" ]; then
 	tmp="$bin.$$"
+{{- if .CA}}
+	CA_FILE="$tmp.ca.pem"
+	write_ca "$CA_FILE" || fail "cannot write the region's CA to $CA_FILE"
+	fetch "$MAAS_URL/maas-run-scripts/$arch" "$tmp" || { rm -f "$tmp" "$CA_FILE"; fail "cannot download $MAAS_URL/maas-run-scripts/$arch"; }
+	rm -f "$CA_FILE"
+{{- else}}
 	fetch "$MAAS_URL/maas-run-scripts/$arch" "$tmp" || { rm -f "$tmp"; fail "cannot download $MAAS_URL/maas-run-scripts/$arch"; }
+{{- end}}
 	got=$(sha256 "$tmp")
 	if [ "$got" != "$sum" ]; then
 		rm -f "$tmp"
@@ -180,14 +210,18 @@ exec "$bin" "$@"
 `))
 
 // Launcher renders the script served at /MAAS/maas-run-scripts: it runs the agent built for
-// the machine's own architecture, fetched from the region at url once and checked against
-// its SHA-256 (sums by Debian architecture).
-func Launcher(url string, sums map[string]string) ([]byte, error) {
+// the machine's own architecture, fetched from the region at url once (checking the region's
+// certificate against agent.CA when set) and checked against its SHA-256.
+func Launcher(url string, agent Agent) ([]byte, error) {
 	if err := quotable("the launcher", url); err != nil {
 		return nil, err
 	}
+	ca, err := CanonicalCA(agent.CA)
+	if err != nil {
+		return nil, fmt.Errorf("the launcher: %w", err)
+	}
 	var b bytes.Buffer
-	err := launcherTmpl.Execute(&b, map[string]any{"Who": "maas-run-scripts", "URL": url, "Sums": sortedSums(sums)})
+	err = launcherTmpl.Execute(&b, map[string]any{"Who": "maas-run-scripts", "URL": url, "Sums": sortedSums(agent.Sums), "CA": ca})
 	return b.Bytes(), err
 }
 
@@ -221,10 +255,14 @@ func Commissioning(in Input) ([]byte, error) {
 	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
 		return nil, err
 	}
+	ca, err := CanonicalCA(in.Agent.CA)
+	if err != nil {
+		return nil, fmt.Errorf("user data of %s: %w", in.Machine.SystemID, err)
+	}
 	var b bytes.Buffer
-	err := commissioningTmpl.Execute(&b, map[string]any{
+	err = commissioningTmpl.Execute(&b, map[string]any{
 		"Who": "user data", "Sums": sortedSums(in.Agent.Sums), "Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID, "URL": strings.TrimSuffix(in.URL, "/"),
-		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret,
+		"ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey, "TokenSecret": in.Token.TokenSecret, "CA": ca,
 	})
 	return b.Bytes(), err
 }
@@ -236,10 +274,14 @@ func Enlistment(url string, agent Agent) ([]byte, error) {
 	if err := quotable("an enlisting machine", url); err != nil {
 		return nil, err
 	}
+	ca, err := CanonicalCA(agent.CA)
+	if err != nil {
+		return nil, fmt.Errorf("enlistment user data: %w", err)
+	}
 	var b bytes.Buffer
-	err := commissioningTmpl.Execute(&b, map[string]any{
+	err = commissioningTmpl.Execute(&b, map[string]any{
 		"Who": "user data", "Sums": sortedSums(agent.Sums), "Hostname": "a machine enlisting itself", "SystemID": "no system id yet",
-		"URL": strings.TrimSuffix(url, "/"), "ConsumerKey": "", "TokenKey": "", "TokenSecret": "",
+		"URL": strings.TrimSuffix(url, "/"), "ConsumerKey": "", "TokenKey": "", "TokenSecret": "", "CA": ca,
 	})
 	return b.Bytes(), err
 }
@@ -251,11 +293,21 @@ var deployReportTmpl = template.Must(template.New("report").Parse(`now=$(date +%
 auth="OAuth oauth_nonce=\"$now$$\", oauth_timestamp=\"$now\", oauth_version=\"1.0\", oauth_signature_method=\"PLAINTEXT\", oauth_consumer_key=\"{{.ConsumerKey}}\", oauth_token=\"{{.TokenKey}}\", oauth_signature=\"%26{{.TokenSecret}}\""
 body='{"event_type": "finish", "origin": "cloudinit", "name": "modules-final", "description": "deployment finished", "result": "SUCCESS"}'
 url='{{.URL}}/metadata/status/{{.SystemID}}'
+{{- if .CA}}
+ca=$(mktemp) || exit 1
+cat >"$ca" <<'MAAS_REGION_CA'
+{{.CA}}MAAS_REGION_CA
+{{- end}}
 if command -v curl >/dev/null 2>&1; then
-  curl -fsS -X POST -H "Authorization: $auth" -H "Content-Type: application/json" --data "$body" "$url"
+  curl -fsS {{if .CA}}--cacert "$ca" {{end}}-X POST -H "Authorization: $auth" -H "Content-Type: application/json" --data "$body" "$url"
 else
-  wget -q -O /dev/null --header="Authorization: $auth" --header="Content-Type: application/json" --post-data="$body" "$url"
+  wget -q {{if .CA}}--ca-certificate="$ca" {{end}}-O /dev/null --header="Authorization: $auth" --header="Content-Type: application/json" --post-data="$body" "$url"
 fi
+{{- if .CA}}
+rc=$?
+rm -f "$ca"
+exit "$rc"
+{{- end}}
 `))
 
 // deployTmpl is the deployment's user data when the user gave none: nothing can merge with
@@ -305,9 +357,13 @@ func Deploy(in Input) ([]byte, error) {
 	if err := quotable(in.Machine.SystemID, in.URL, in.Token.ConsumerKey, in.Token.TokenKey, in.Token.TokenSecret); err != nil {
 		return nil, err
 	}
+	ca, err := CanonicalCA(in.Agent.CA)
+	if err != nil {
+		return nil, fmt.Errorf("user data of %s: %w", in.Machine.SystemID, err)
+	}
 	vals := map[string]any{"Hostname": in.Machine.Hostname, "SystemID": in.Machine.SystemID,
 		"URL": strings.TrimSuffix(in.URL, "/"), "ConsumerKey": in.Token.ConsumerKey, "TokenKey": in.Token.TokenKey,
-		"TokenSecret": in.Token.TokenSecret}
+		"TokenSecret": in.Token.TokenSecret, "CA": ca}
 	var report bytes.Buffer
 	if err := deployReportTmpl.Execute(&report, vals); err != nil {
 		return nil, fmt.Errorf("rendering the deploy user data of %s: %w", in.Machine.SystemID, err)

@@ -19,7 +19,7 @@ func TestScriptsAreValidShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	launcher, err := Launcher("http://10.0.0.2:5240/MAAS", sums)
+	launcher, err := Launcher("http://10.0.0.2:5240/MAAS", Agent{Sums: sums})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestScriptsAreValidShell(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Launcher("http://x/'; rm -rf /", sums); err == nil {
+	if _, err := Launcher("http://x/'; rm -rf /", Agent{Sums: sums}); err == nil {
 		t.Error("a URL that breaks the quoting was accepted")
 	}
 	deploy, err := Deploy(Input{Machine: &store.Machine{SystemID: "abc123", Hostname: "h", UserData: []byte("#!/bin/sh\necho mine\n")}, Token: tok, URL: "http://r/MAAS"})
