@@ -17,36 +17,13 @@ import (
 // disk pulled, a NIC taken out and a link negotiated down to 1G, shows exactly those changes
 // in its hardware_changes, its hardware_changes op and an event.
 func TestHardwareChanges(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/machines/two-socket-server/machine-resources.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc schema.Document
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	r := &doc.Resources
-	r.Storage.Disks = slices.DeleteFunc(r.Storage.Disks, func(d schema.StorageDisk) bool { return d.ID == "sdb" })
-	r.Network.Cards = slices.DeleteFunc(r.Network.Cards, func(c schema.NetworkCard) bool { return c.PCIAddress == "0000:af:00.0" })
-	r.PCI.Devices = slices.DeleteFunc(r.PCI.Devices, func(d schema.PCIDevice) bool { return d.PCIAddress == "0000:af:00.0" })
-	delete(doc.Networks, "enp175s0np0")
-	for i := range r.Network.Cards {
-		for j := range r.Network.Cards[i].Ports {
-			if r.Network.Cards[i].Ports[j].ID == "ens1f1" {
-				r.Network.Cards[i].Ports[j].LinkSpeed = 1000
-			}
-		}
-	}
-	changed, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, changed := twoSocketChanged(t)
 	for _, e := range storetest.Engines(t) {
 		t.Run(e.Name, func(t *testing.T) {
 			reg := regiontest.Start(t, e)
 			admin := reg.Client()
 			id, mc, _ := commissioned(t, reg, "drifter", url.Values{"testing_scripts": {"none"}})
-			commissionWith(t, mc, data, nil)
+			commissionWith(t, mc, "FAILED", data, nil)
 			if m := machineStatus(t, admin, id); m["hardware_changes"] != nil {
 				t.Fatalf("hardware_changes after the first commissioning: %v, want null", m["hardware_changes"])
 			}
@@ -55,7 +32,7 @@ func TestHardwareChanges(t *testing.T) {
 				t.Fatalf("op=hardware_changes before a second commissioning: %v", none)
 			}
 			admin.Must(t, 200, "POST", "api/2.0/machines/"+id+"/", url.Values{"op": {"commission"}, "testing_scripts": {"none"}})
-			commissionWith(t, mc, changed, nil)
+			commissionWith(t, mc, "FAILED", changed, nil)
 
 			got := admin.Must(t, 200, "GET", "api/2.0/machines/"+id+"/", url.Values{"op": {"hardware_changes"}}).(map[string]any)
 			var lines []string
@@ -98,9 +75,9 @@ func TestHardwareChanges(t *testing.T) {
 }
 
 // commissionWith plays the commissioning scripts' results that matter to the inventory: the
-// inventory, and the hardware snapshot when one is given; then the run fails, which leaves
-// the machine ready to commission again.
-func commissionWith(t *testing.T, mc *machineClient, inventory, snapshot []byte) {
+// inventory, and the hardware snapshot when one is given; then the run ends with final (OK,
+// or FAILED, which leaves the machine ready to commission again).
+func commissionWith(t *testing.T, mc *machineClient, final string, inventory, snapshot []byte) {
 	t.Helper()
 	idx, _ := mc.scriptsTar()
 	sends := []struct {
@@ -116,5 +93,36 @@ func commissionWith(t *testing.T, mc *machineClient, inventory, snapshot []byte)
 			t.Fatalf("%s: %d %s", s.name, resp.Status, resp.Body)
 		}
 	}
-	mc.mustSignal([]part{{"status", "FAILED"}, {"error", "stopped after the inventory"}}, nil)
+	mc.mustSignal([]part{{"status", final}, {"error", "stopped after the inventory"}}, nil)
+}
+
+// twoSocketChanged gives the two-socket server's machine-resources document, and the same
+// machine with sdb pulled, the 400G card taken out and ens1f1 negotiated down to 1G.
+func twoSocketChanged(t *testing.T) (before, after []byte) {
+	t.Helper()
+	before, err := os.ReadFile("../../testdata/machines/two-socket-server/machine-resources.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc schema.Document
+	if err := json.Unmarshal(before, &doc); err != nil {
+		t.Fatal(err)
+	}
+	r := &doc.Resources
+	r.Storage.Disks = slices.DeleteFunc(r.Storage.Disks, func(d schema.StorageDisk) bool { return d.ID == "sdb" })
+	r.Network.Cards = slices.DeleteFunc(r.Network.Cards, func(c schema.NetworkCard) bool { return c.PCIAddress == "0000:af:00.0" })
+	r.PCI.Devices = slices.DeleteFunc(r.PCI.Devices, func(d schema.PCIDevice) bool { return d.PCIAddress == "0000:af:00.0" })
+	delete(doc.Networks, "enp175s0np0")
+	for i := range r.Network.Cards {
+		for j := range r.Network.Cards[i].Ports {
+			if r.Network.Cards[i].Ports[j].ID == "ens1f1" {
+				r.Network.Cards[i].Ports[j].LinkSpeed = 1000
+			}
+		}
+	}
+	after, err = json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return before, after
 }

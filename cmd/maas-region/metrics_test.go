@@ -135,6 +135,11 @@ func TestMetrics(t *testing.T) {
 
 			// With metrics_token set, a scrape needs it.
 			admin.Must(t, 200, "POST", "api/2.0/maas/", url.Values{"op": {"set_config"}, "name": {"metrics_token"}, "value": {"s3cret"}})
+			// The token is an administrator's to read.
+			user := &regiontest.Client{Base: r.URL, Creds: newUser(t, r, "scraper", false)}
+			if resp := user.Do(t, "GET", "api/2.0/maas/", url.Values{"op": {"get_config"}, "name": {"metrics_token"}}); resp.Status != http.StatusForbidden {
+				t.Errorf("a user reading metrics_token: %d %s, want 403", resp.Status, resp.Body)
+			}
 			if code, _ := scrape(t, r, ""); code != http.StatusUnauthorized {
 				t.Errorf("scrape without the token: %d, want 401", code)
 			}

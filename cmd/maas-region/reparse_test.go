@@ -49,7 +49,7 @@ func TestReparse(t *testing.T) {
 				return len(machineStatus(t, admin, id)["physicalblockdevice_set"].([]any))
 			}
 			id, mc, _ := commissioned(t, r, "reparsed", url.Values{"testing_scripts": {"none"}})
-			commissionWith(t, mc, old, snapshot)
+			commissionWith(t, mc, "FAILED", old, snapshot)
 			if n := disks(id); n != 2 {
 				t.Fatalf("%d disks from the older parser's inventory, want 2", n)
 			}
@@ -71,7 +71,7 @@ func TestReparse(t *testing.T) {
 			}
 			// The next commissioning sends what the current parser reads: no hardware changed.
 			admin.Must(t, 200, "POST", "api/2.0/machines/"+id+"/", url.Values{"op": {"commission"}, "testing_scripts": {"none"}})
-			commissionWith(t, mc, full, snapshot)
+			commissionWith(t, mc, "FAILED", full, snapshot)
 			hc = machineStatus(t, admin, id)["hardware_changes"].(map[string]any)
 			if hc["cause"] != "hardware" || len(hc["changes"].([]any)) != 0 {
 				t.Errorf("hardware_changes after recommissioning the same hardware: %v", hc)

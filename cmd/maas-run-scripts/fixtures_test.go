@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ulikunitz/xz"
 
 	"maasgo/region/regiontest"
 	"maasgo/region/store/storetest"
+	"maasgo/wire/evidence"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden machine files")
@@ -107,6 +112,33 @@ func TestCommissionFixtures(t *testing.T) {
 			if got["cpu_count"] != facts.CPUCount || got["memory"] != facts.Memory {
 				t.Errorf("cpu_count %v memory %v; the fixture's inventory says %v and %v", got["cpu_count"], got["memory"], facts.CPUCount, facts.Memory)
 			}
+			// The commissioning's evidence bundle verifies against the region's key and holds
+			// the hardware snapshot the agent sent.
+			req, _ := http.NewRequest("GET", r.URL+"/api/2.0/nodes/"+id+"/results/?op=export", nil)
+			bundle := admin.Send(t, req)
+			if bundle.Status != 200 {
+				t.Fatalf("export: %d %s", bundle.Status, bundle.Body)
+			}
+			key := admin.Must(t, 200, "GET", "api/2.0/nodes/"+id+"/results/", map[string][]string{"op": {"export_key"}}).(map[string]any)
+			pub, err := evidence.ParseKey(key["public_key"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			xr, err := xz.NewReader(bytes.NewReader(bundle.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := evidence.Verify(xr, pub)
+			if err != nil {
+				t.Fatalf("the bundle does not verify: %v", err)
+			}
+			snapshot := slices.ContainsFunc(v.Manifest.Results, func(r evidence.Result) bool {
+				return r.Name == "50-maas-02-hardware-snapshot.tar.xz" && r.Status == "Passed" && len(r.Files) > 0
+			})
+			if !snapshot {
+				t.Error("the bundle has no passed hardware snapshot")
+			}
+			t.Logf("evidence bundle of %s: %d bytes, %d results, %d files", name, len(bundle.Body), len(v.Manifest.Results), len(v.Manifest.Files))
 		})
 	}
 }

@@ -360,8 +360,8 @@ func TestReportResultsFailingScript(t *testing.T) {
 
 	env := []string{"PATH=" + pathWithout(t, "sort")}
 	stdout, stderr, code := agentBin(t, work, env, "report-results", "--config", "mymachine-creds.yaml", "--storage-dir", t.TempDir())
-	if code == 0 || !strings.Contains(stderr, "scripts failed: 2 of 6") {
-		t.Errorf("exit %d, stderr %q; want a failure naming 2 of 6 scripts", code, stderr)
+	if code == 0 || !strings.Contains(stderr, "scripts failed: 2 of 7") {
+		t.Errorf("exit %d, stderr %q; want a failure naming 2 of 7 scripts", code, stderr)
 	}
 	for _, name := range []string{"maas-list-modaliases", "maas-serial-ports"} {
 		if !strings.Contains(stdout, name+" ... failed (exit 127)") {

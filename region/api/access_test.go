@@ -70,20 +70,22 @@ var accessTable = map[string]string{
 	"MachinesHandler allocate":      "user",
 	"MachinesHandler is_registered": "anyone",
 
-	"MachineHandler read":              "view",
-	"MachineHandler update":            "node-admin",
-	"MachineHandler delete":            "node-admin",
-	"MachineHandler get_token":         "node-admin",
-	"MachineHandler deploy":            "edit",
-	"MachineHandler release":           "edit",
-	"MachineHandler commission":        "node-admin",
-	"MachineHandler test":              "node-admin",
-	"MachineHandler power_on":          "edit",
-	"MachineHandler power_off":         "edit",
-	"MachineHandler query_power_state": "view",
-	"MachineHandler hardware_changes":  "view",
-	"MachineHandler reparse":           "node-admin",
-	"MachineHandler abort":             "edit",
+	"MachineHandler read":                 "view",
+	"MachineHandler update":               "node-admin",
+	"MachineHandler delete":               "node-admin",
+	"MachineHandler get_token":            "node-admin",
+	"MachineHandler deploy":               "edit",
+	"MachineHandler release":              "edit",
+	"MachineHandler commission":           "node-admin",
+	"MachineHandler test":                 "node-admin",
+	"MachineHandler power_on":             "edit",
+	"MachineHandler power_off":            "edit",
+	"MachineHandler query_power_state":    "view",
+	"MachineHandler hardware_changes":     "view",
+	"MachineHandler hardware_profile":     "view",
+	"MachineHandler set_hardware_profile": "node-admin",
+	"MachineHandler reparse":              "node-admin",
+	"MachineHandler abort":                "edit",
 
 	"MachineHandler override_failed_testing": "node-admin",
 
@@ -112,8 +114,17 @@ var accessTable = map[string]string{
 
 	"EventsHandler query": "user",
 
-	"MaasHandler get_config": "user",
-	"MaasHandler set_config": "admin",
+	"TagsHandler read":        "user",
+	"TagsHandler create":      "admin",
+	"TagHandler read":         "user",
+	"TagHandler delete":       "admin",
+	"TagHandler update_nodes": "admin",
+	"TagHandler machines":     "user",
+
+	"MaasHandler get_config":           "user",
+	"MaasHandler set_config":           "admin",
+	"MaasHandler hardware_profiles":    "user",
+	"MaasHandler set_hardware_profile": "admin",
 }
 
 // accessWorld is the fixture one case runs against: the users and their keys, and the
@@ -199,6 +210,10 @@ func (w *accessWorld) target(t *testing.T, n int, caller string) (map[string]str
 			return err
 		}
 		vals["name"] = s.Name
+		// {name} names a tag too.
+		if err := tx.CreateTag(&store.Tag{Name: s.Name}); err != nil {
+			return err
+		}
 		u := &store.User{Username: fmt.Sprintf("u%d", n)}
 		if err := tx.CreateUser(u); err != nil {
 			return err

@@ -14,11 +14,15 @@ func getConfig(req *request) (any, error) {
 	if name == "" {
 		return nil, fieldError("name", "This field is required.")
 	}
-	if _, err := config.Lookup(name); err != nil {
+	s, err := config.Lookup(name)
+	if err != nil {
 		return nil, fieldError("name", err.Error()+"; known names: "+configNames())
 	}
+	if s.Secret && !req.user.IsAdmin {
+		return nil, forbidden("You do not have permission to read %s: administrators only.", s.Name)
+	}
 	var v any
-	err := req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
+	err = req.s.store.View(req.ctx, func(tx *store.Tx) (err error) {
 		v, err = config.Get(tx, name)
 		return err
 	})

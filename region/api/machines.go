@@ -176,17 +176,23 @@ func readMachines(req *request) (any, error) {
 			return err
 		}
 		ms = slices.DeleteFunc(ms, func(m store.Machine) bool { return !visible(req.user, &m) })
-		det, err := details(tx, ms)
-		if err != nil {
-			return err
-		}
-		out = make([]*machineJSON, len(ms))
-		for i := range ms {
-			out[i] = renderMachine(&ms[i], det[ms[i].ID])
-		}
-		return nil
+		out, err = renderMachines(tx, ms)
+		return err
 	})
 	return out, err
+}
+
+// renderMachines gives the JSON of a list of machines, their details read at once.
+func renderMachines(tx *store.Tx, ms []store.Machine) ([]*machineJSON, error) {
+	det, err := details(tx, ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*machineJSON, len(ms))
+	for i := range ms {
+		out[i] = renderMachine(&ms[i], det[ms[i].ID])
+	}
+	return out, nil
 }
 
 // loadMachine reads the machine named in the path, with a 404 naming it when it is unknown,

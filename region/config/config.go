@@ -20,6 +20,8 @@ type Setting struct {
 	Name    string
 	Default any // string, int64 or bool
 	Doc     string
+	// Secret settings are read by administrators only.
+	Secret bool
 	// check validates and normalises a value given as text.
 	check func(string) (any, error)
 }
@@ -115,7 +117,7 @@ var settings = []*Setting{
 	{Name: "enable_disk_erasing_on_release", Default: false, Doc: "Erase disks when a machine is released.", check: boolean},
 	{Name: "disk_erase_with_secure_erase", Default: false, Doc: "Erase disks with the drives' secure erase when they support it (falls back to zeroing).", check: boolean},
 	{Name: "disk_erase_with_quick_erase", Default: false, Doc: "Erase only the first and last 2 MiB of each disk (partition tables and superblocks).", check: boolean},
-	{Name: "metrics_token", Default: "", Doc: "When set, /MAAS/metrics answers only scrapes that send it as Authorization: Bearer TOKEN.", check: text},
+	{Name: "metrics_token", Default: "", Doc: "When set, /MAAS/metrics answers only scrapes that send it as Authorization: Bearer TOKEN.", Secret: true, check: text},
 	{Name: "maas_auto_ipmi_user", Default: "maas", Doc: "User the BMC detection script creates.", check: text},
 	{Name: "maas_auto_ipmi_user_privilege_level", Default: "ADMIN", Doc: "Privilege level of that BMC user.", check: choice("USER", "OPERATOR", "ADMIN")},
 	{Name: "maas_auto_ipmi_k_g_bmc_key", Default: "", Doc: "IPMI K_g key set on detected BMCs.", check: text},

@@ -49,6 +49,9 @@ func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error 
 		if err := ApplyInventory(tx, m, facts); err != nil {
 			return err
 		}
+		if err := checkProfile(tx, m, r, facts); err != nil {
+			return err
+		}
 		if err := reapplyNeighbours(tx, m); err != nil {
 			return err
 		}

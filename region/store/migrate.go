@@ -291,6 +291,22 @@ CREATE TABLE reparsed_inventories (
 	parsed BIGINT NOT NULL
 );
 `},
+	// Expected hardware profiles, of one machine or of the machines with a tag (YAML); the
+	// tags an administrator made (machines list the names they carry).
+	{12, "hardware profiles and tags", `
+CREATE TABLE tags (
+	name TEXT PRIMARY KEY,
+	comment TEXT NOT NULL DEFAULT '',
+	created BIGINT NOT NULL
+);
+CREATE TABLE hardware_profiles (
+	id {{pk}},
+	node_id BIGINT UNIQUE REFERENCES machines(id) ON DELETE CASCADE,
+	tag TEXT UNIQUE,
+	profile TEXT NOT NULL,
+	updated BIGINT NOT NULL
+);
+`},
 }
 
 // SchemaVersion is the newest migration this build knows.
