@@ -226,18 +226,11 @@ func viewMachine(tx *store.Tx, m *store.Machine) (*machineJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := renderMachine(fresh, det[fresh.ID])
-	eta, err := lifecycle.RunETA(tx, fresh, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	if eta != nil {
-		s := eta.Format(time.RFC3339)
-		out.CurrentRunETA = &s
-	}
-	return out, nil
+	return renderMachine(fresh, det[fresh.ID]), nil
 }
 
+// readMachine answers a machine's read, with its current_run_eta (which listings and the
+// answers of actions leave null: it reads earlier runs).
 func readMachine(req *request) (any, error) {
 	var out *machineJSON
 	err := req.s.store.View(req.ctx, func(tx *store.Tx) error {
@@ -245,7 +238,14 @@ func readMachine(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		out, err = viewMachine(tx, m)
+		if out, err = viewMachine(tx, m); err != nil {
+			return err
+		}
+		eta, err := req.s.runtimes.RunETA(tx, m, req.s.now())
+		if eta != nil {
+			s := eta.Format(time.RFC3339)
+			out.CurrentRunETA = &s
+		}
 		return err
 	})
 	return out, err

@@ -225,6 +225,10 @@ func (s *Server) maasScripts(req *request, m *store.Machine) (any, error) {
 	if len(sc.Pending) == 0 {
 		return noContent{}, nil
 	}
+	err = s.store.View(req.ctx, func(tx *store.Tx) error { return s.runtimes.EstimateEntries(tx, sc.Machine, sc.Pending) })
+	if err != nil {
+		return nil, err
+	}
 	b, err := sc.Tar(s.now())
 	if err != nil {
 		return nil, err

@@ -30,6 +30,8 @@ type Server struct {
 	heavy chan struct{}
 	// reparser derives inventories again from machines' hardware snapshots (op=reparse).
 	reparser *reparse.Reparser
+	// runtimes estimates scripts' runtimes (run estimates), remembering machine classes'.
+	runtimes *lifecycle.Runtimes
 }
 
 // Options tune a Server. Zero values take defaults.
@@ -75,6 +77,7 @@ func New(st *store.Store, opts Options) *Server {
 	}
 	s.heavy = make(chan struct{}, n)
 	s.reparser = &reparse.Reparser{Store: st, Log: s.log(), Now: s.now}
+	s.runtimes = &lifecycle.Runtimes{}
 	return s
 }
 

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"maasgo/region/store"
@@ -72,7 +73,7 @@ func Remaining(rs []RunScript, now time.Time) time.Duration {
 // the machine is not commissioning or testing. Each script is expected to take what it took
 // on this machine last time, else the median on machines with the same CPU count, memory and
 // architecture, else its timeout, else DefaultScriptEstimate.
-func RunETA(tx *store.Tx, m *store.Machine, now time.Time) (*time.Time, error) {
+func (rt *Runtimes) RunETA(tx *store.Tx, m *store.Machine, now time.Time) (*time.Time, error) {
 	var sets []int64
 	switch m.Status {
 	case wire.NodeCommissioning:
@@ -102,7 +103,7 @@ func RunETA(tx *store.Tx, m *store.Machine, now time.Time) (*time.Time, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
-	expected, err := ExpectedRuntimes(tx, m, names, sets[0])
+	expected, err := rt.Expected(tx, m, names, sets[0])
 	if err != nil {
 		return nil, err
 	}
@@ -137,19 +138,55 @@ func RunETA(tx *store.Tx, m *store.Machine, now time.Time) (*time.Time, error) {
 	return &eta, nil
 }
 
-// ExpectedRuntimes gives, for each named script that ran before, how long it is expected to
-// take on m: its runtime on m in a set older than beforeSet, else the median of its recent
-// runtimes on machines like m.
-func ExpectedRuntimes(tx *store.Tx, m *store.Machine, names []string, beforeSet int64) (map[string]time.Duration, error) {
+// Runtimes says how long scripts are expected to take (run estimates). It remembers the
+// runtimes of machine classes (architecture, CPU count, memory) for a while, so that a fleet
+// of alike machines asks the database once, not once per machine; a nil *Runtimes remembers
+// nothing.
+type Runtimes struct {
+	mu    sync.Mutex
+	peers map[peerKey]peerEntry
+}
+
+type peerKey struct {
+	arch   string
+	cpus   int
+	memory int64
+	script string
+}
+
+type peerEntry struct {
+	median time.Duration
+	at     time.Time
+}
+
+// peerTTL is how long a class's runtime is remembered; maxPeers bounds the entries kept.
+const (
+	peerTTL    = 30 * time.Second
+	noPeersTTL = 5 * time.Second
+	maxPeers   = 10000
+)
+
+// Expected gives, for each named script that ran before, how long it is expected to take on
+// m: its runtime on m in a set older than beforeSet, else the median of its recent runtimes
+// on machines like m.
+func (rt *Runtimes) Expected(tx *store.Tx, m *store.Machine, names []string, beforeSet int64) (map[string]time.Duration, error) {
 	out, err := tx.LastRuntimes(m.ID, names, beforeSet)
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
 	var rest []string
 	for _, n := range names {
-		if _, ok := out[n]; !ok {
-			rest = append(rest, n)
+		if _, ok := out[n]; ok {
+			continue
 		}
+		if d, ok := rt.remembered(m, n, now); ok {
+			if d >= 0 {
+				out[n] = d
+			}
+			continue
+		}
+		rest = append(rest, n)
 	}
 	if len(rest) == 0 {
 		return out, nil
@@ -158,9 +195,46 @@ func ExpectedRuntimes(tx *store.Tx, m *store.Machine, names []string, beforeSet 
 	if err != nil {
 		return nil, err
 	}
-	for n, ds := range peers {
+	for _, n := range rest {
+		ds := peers[n]
+		if len(ds) == 0 {
+			rt.remember(m, n, -1, now) // none yet
+			continue
+		}
 		slices.Sort(ds)
 		out[n] = ds[len(ds)/2]
+		rt.remember(m, n, out[n], now)
 	}
 	return out, nil
+}
+
+func (rt *Runtimes) remembered(m *store.Machine, script string, now time.Time) (time.Duration, bool) {
+	if rt == nil {
+		return 0, false
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	e, ok := rt.peers[peerKey{m.Architecture, m.CPUCount, m.Memory, script}]
+	ttl := peerTTL
+	if e.median < 0 {
+		// None found: asked again soon, when the class's first machines may have finished.
+		ttl = noPeersTTL
+	}
+	if !ok || now.Sub(e.at) > ttl {
+		return 0, false
+	}
+	return e.median, true
+}
+
+// remember keeps a class's median, or -1 for none found yet.
+func (rt *Runtimes) remember(m *store.Machine, script string, d time.Duration, now time.Time) {
+	if rt == nil {
+		return
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.peers == nil || len(rt.peers) >= maxPeers {
+		rt.peers = map[peerKey]peerEntry{}
+	}
+	rt.peers[peerKey{m.Architecture, m.CPUCount, m.Memory, script}] = peerEntry{median: d, at: now}
 }

@@ -149,7 +149,7 @@ func TestRunETA(t *testing.T) {
 					return err
 				}
 				fresh, _ := tx.MachineByID(m.ID)
-				eta, err := lifecycle.RunETA(tx, fresh, start)
+				eta, err := (&lifecycle.Runtimes{}).RunETA(tx, fresh, start)
 				if err != nil || eta == nil || !eta.Equal(start.Add(15*time.Minute)) {
 					t.Errorf("estimate from the timeouts: %v %v, want %v", eta, err, start.Add(15*time.Minute))
 				}
@@ -163,7 +163,7 @@ func TestRunETA(t *testing.T) {
 				if now.Equal(start.Add(second["est-a"]+second["est-b"]+second["est-c"])) || now.After(start.Add(second["est-a"]+second["est-b"]+second["est-c"])) {
 					return // finished: the machine is about to be Ready
 				}
-				eta, err := lifecycle.RunETA(tx, mm, now)
+				eta, err := (&lifecycle.Runtimes{}).RunETA(tx, mm, now)
 				if err != nil || eta == nil {
 					t.Fatalf("estimate at %v: %v %v", now.Sub(start), eta, err)
 				}
@@ -182,7 +182,7 @@ func TestRunETA(t *testing.T) {
 					return err
 				}
 				fresh, _ := tx.MachineByID(twin.ID)
-				eta, err := lifecycle.RunETA(tx, fresh, start)
+				eta, err := (&lifecycle.Runtimes{}).RunETA(tx, fresh, start)
 				if err != nil || eta == nil {
 					t.Fatalf("estimate of the twin: %v %v", eta, err)
 				}

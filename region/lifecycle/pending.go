@@ -78,9 +78,6 @@ func PendingScripts(tx *store.Tx, m *store.Machine) ([]Pending, error) {
 			out = append(out, Pending{List: p.list, Result: r, Script: *s, Version: *v, Entry: indexEntry(&r, s)})
 		}
 	}
-	if err := estimateEntries(tx, m, out); err != nil {
-		return nil, err
-	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].List != out[j].List {
 			return out[i].List < out[j].List
@@ -93,9 +90,10 @@ func PendingScripts(tx *store.Tx, m *store.Machine) ([]Pending, error) {
 	return out, nil
 }
 
-// estimateEntries sets each unfinished entry's expected runtime, when one is known
-// (ExpectedRuntimes), so the runner can say how long its run has left.
-func estimateEntries(tx *store.Tx, m *store.Machine, out []Pending) error {
+// EstimateEntries sets each unfinished entry's expected runtime, when one is known
+// (ExpectedRuntimes), so the runner can say how long its run has left. It only reads: the
+// region runs it in a read transaction of its own, outside the one that picks the scripts.
+func (rt *Runtimes) EstimateEntries(tx *store.Tx, m *store.Machine, out []Pending) error {
 	var names []string
 	first := int64(0)
 	for _, p := range out {
@@ -109,7 +107,7 @@ func estimateEntries(tx *store.Tx, m *store.Machine, out []Pending) error {
 	if len(names) == 0 {
 		return nil
 	}
-	expected, err := ExpectedRuntimes(tx, m, names, first)
+	expected, err := rt.Expected(tx, m, names, first)
 	if err != nil {
 		return err
 	}

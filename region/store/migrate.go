@@ -284,7 +284,7 @@ CREATE INDEX sessions_expires ON sessions (expires);
 	// inventory result they stand in for.
 	{11, "hardware changes, runtimes by script, re-parsed inventories", `
 ALTER TABLE machines ADD COLUMN hardware_changes TEXT NOT NULL DEFAULT '';
-CREATE INDEX script_results_name ON script_results (script_name, id);
+CREATE INDEX script_results_name ON script_results (script_name, status, id);
 CREATE TABLE reparsed_inventories (
 	result_id BIGINT PRIMARY KEY REFERENCES script_results(id) ON DELETE CASCADE,
 	document {{blob}} NOT NULL,

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -230,12 +231,35 @@ func (t *Tx) ScriptResultByID(id int64, output bool) (*ScriptResult, error) {
 }
 
 // PreviousPassed is the newest passed result of the named script, with its output, in the
-// machine's sets of the same type older than beforeSet; ErrNotFound when there is none.
+// machine's 20 newest sets of the same type older than beforeSet; ErrNotFound when there is
+// none.
 func (t *Tx) PreviousPassed(nodeID int64, typ wire.ResultType, script string, beforeSet int64) (*ScriptResult, error) {
-	r, err := scanResult(t.queryRow(resultSelect(true)+` WHERE script_name = ? AND status = ? AND script_set_id IN
-		(SELECT id FROM script_sets WHERE node_id = ? AND result_type = ? AND id < ?)
-		ORDER BY script_set_id DESC, script_results.id DESC LIMIT 1`, script, int(wire.ScriptPassed), nodeID, int(typ), beforeSet), true)
-	return r, notFound(err, fmt.Sprintf("an earlier passed %s", script))
+	rows, err := t.query(`SELECT id FROM script_sets WHERE node_id = ? AND result_type = ? AND id < ? ORDER BY id DESC LIMIT 20`,
+		nodeID, int(typ), beforeSet)
+	if err != nil {
+		return nil, fmt.Errorf("find an earlier passed %s: %w", script, err)
+	}
+	var sets []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("find an earlier passed %s: %w", script, err)
+		}
+		sets = append(sets, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find an earlier passed %s: %w", script, err)
+	}
+	for _, set := range sets {
+		r, err := scanResult(t.queryRow(resultSelect(true)+` WHERE script_set_id = ? AND script_name = ? AND status = ?
+			ORDER BY script_results.id DESC LIMIT 1`, set, script, int(wire.ScriptPassed)), true)
+		if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return r, err
+		}
+	}
+	return nil, fmt.Errorf("an earlier passed %s: %w", script, ErrNotFound)
 }
 
 // ScriptResults lists the results of the given sets, ordered by set then id; with output,

@@ -10,69 +10,86 @@ import (
 )
 
 // LastRuntimes gives, for each named script, how long its newest finished run on the machine
-// took, among sets older than beforeSet; scripts that never finished there are absent.
+// took, among its 20 newest sets older than beforeSet; scripts that did not finish there are
+// absent.
 func (t *Tx) LastRuntimes(nodeID int64, names []string, beforeSet int64) (map[string]time.Duration, error) {
 	out := map[string]time.Duration{}
 	if len(names) == 0 {
 		return out, nil
 	}
-	args := []any{nodeID, beforeSet, int(wire.ScriptPassed), int(wire.ScriptFailed), int(wire.ScriptDegraded)}
-	for _, n := range names {
-		args = append(args, n)
-	}
-	rows, err := t.query(`SELECT r.script_name, r.started, r.ended FROM script_results r
-		JOIN script_sets s ON s.id = r.script_set_id
-		WHERE s.node_id = ? AND s.id < ? AND r.status IN (?, ?, ?) AND r.started IS NOT NULL AND r.ended IS NOT NULL
-		AND r.script_name IN (`+placeholders(len(names))+`)
-		ORDER BY r.script_set_id DESC, r.id DESC LIMIT 1000`, args...)
+	rows, err := t.query(`SELECT id FROM script_sets WHERE node_id = ? AND id < ? ORDER BY id DESC LIMIT 20`, nodeID, beforeSet)
 	if err != nil {
 		return nil, fmt.Errorf("read the last runtimes of machine %d: %w", nodeID, err)
 	}
-	defer rows.Close()
+	var sets []int64
 	for rows.Next() {
-		var name string
-		var started, ended int64
-		if err := rows.Scan(&name, &started, &ended); err != nil {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("read the last runtimes of machine %d: %w", nodeID, err)
 		}
-		if _, ok := out[name]; !ok {
-			out[name] = fromMicros(ended).Sub(fromMicros(started))
+		sets = append(sets, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(sets) == 0 {
+		return out, err
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	rs, err := t.ScriptResults(sets, false)
+	if err != nil {
+		return nil, err
+	}
+	// Newest set first: the first runtime seen of a name is its last.
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i]
+		if !want[r.ScriptName] || r.Started == nil || r.Ended == nil {
+			continue
+		}
+		if r.Status != wire.ScriptPassed && r.Status != wire.ScriptFailed && r.Status != wire.ScriptDegraded {
+			continue
+		}
+		if _, ok := out[r.ScriptName]; !ok {
+			out[r.ScriptName] = r.Ended.Sub(*r.Started)
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
-// PeerRuntimes gives the recent runtimes (up to 200 in all, newest first) of the named
-// scripts on other machines with m's architecture, CPU count and memory.
+// PeerRuntimes gives recent runtimes (up to 20 each) of the named scripts on other machines
+// with m's architecture, CPU count and memory, among the newest 200 passed runs of each.
 func (t *Tx) PeerRuntimes(m *Machine, names []string) (map[string][]time.Duration, error) {
 	out := map[string][]time.Duration{}
-	if len(names) == 0 {
-		return out, nil
-	}
-	args := []any{m.ID, m.Architecture, m.CPUCount, m.Memory, int(wire.ScriptPassed), int(wire.ScriptDegraded)}
-	for _, n := range names {
-		args = append(args, n)
-	}
-	rows, err := t.query(`SELECT r.script_name, r.started, r.ended FROM script_results r
-		JOIN script_sets s ON s.id = r.script_set_id
-		JOIN machines m ON m.id = s.node_id
-		WHERE m.id != ? AND m.architecture = ? AND m.cpu_count = ? AND m.memory = ?
-		AND r.status IN (?, ?) AND r.started IS NOT NULL AND r.ended IS NOT NULL
-		AND r.script_name IN (`+placeholders(len(names))+`)
-		ORDER BY r.id DESC LIMIT 200`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the runtimes of machines like %s: %w", m.SystemID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var started, ended sql.NullInt64
-		if err := rows.Scan(&name, &started, &ended); err != nil {
+	for _, name := range names {
+		rows, err := t.query(`SELECT r.started, r.ended, n.id, n.architecture, n.cpu_count, n.memory
+			FROM (SELECT script_set_id, started, ended, id FROM script_results
+				WHERE script_name = ? AND status = ? AND started IS NOT NULL AND ended IS NOT NULL
+				ORDER BY id DESC LIMIT 200) r
+			JOIN script_sets s ON s.id = r.script_set_id JOIN machines n ON n.id = s.node_id
+			ORDER BY r.id DESC`, name, int(wire.ScriptPassed))
+		if err != nil {
 			return nil, fmt.Errorf("read the runtimes of machines like %s: %w", m.SystemID, err)
 		}
-		out[name] = append(out[name], fromMicros(ended.Int64).Sub(fromMicros(started.Int64)))
+		for rows.Next() {
+			var start, end, node, mem int64
+			var arch string
+			var cpus int
+			if err := rows.Scan(&start, &end, &node, &arch, &cpus, &mem); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read the runtimes of machines like %s: %w", m.SystemID, err)
+			}
+			if node != m.ID && arch == m.Architecture && cpus == m.CPUCount && mem == m.Memory && len(out[name]) < 20 {
+				out[name] = append(out[name], fromMicros(end).Sub(fromMicros(start)))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read the runtimes of machines like %s: %w", m.SystemID, err)
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PutReparsedInventory keeps the inventory derived again from a commissioning's hardware

@@ -252,7 +252,7 @@ func (h *Handler) loadLive(tx *store.Tx, m *store.Machine) (*liveView, error) {
 		default:
 			v.Progress = "waiting for the machine"
 		}
-		eta, err := lifecycle.RunETA(tx, m, now)
+		eta, err := h.runtimes.RunETA(tx, m, now)
 		if err != nil {
 			return nil, err
 		}

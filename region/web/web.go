@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"maasgo/region/lifecycle"
 	"maasgo/region/store"
 )
 
@@ -46,6 +47,8 @@ type Handler struct {
 	logins *loginLimiter
 	// hashing bounds the password checks run at once: each holds ~20 MiB for tens of ms.
 	hashing chan struct{}
+	// runtimes estimates when runs end (lifecycle.Runtimes).
+	runtimes *lifecycle.Runtimes
 }
 
 // New builds the web interface over an open store.
@@ -63,7 +66,7 @@ func New(st *store.Store, opts Options) *Handler {
 		opts.FailedLoginDelay = 300 * time.Millisecond
 	}
 	h := &Handler{st: st, opts: opts, mux: http.NewServeMux(), pages: mustParsePages(),
-		hashing: make(chan struct{}, 2)}
+		hashing: make(chan struct{}, 2), runtimes: &lifecycle.Runtimes{}}
 	h.logins = newLoginLimiter(h.now)
 	h.routes = h.table()
 	for _, rt := range h.routes {
