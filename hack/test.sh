@@ -27,6 +27,17 @@ if ! python3 -c 'import cloudinit' 2>/dev/null && ! /usr/bin/python3 -c 'import 
 		echo "== cloud-init is not installed and cannot be installed here (need root and apt): its user data test skips"
 	fi
 fi
+# region/web's browser tests drive Debian's Chromium headless: install it the same way.
+if [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "== installing chromium with apt"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	else
+		echo "== chromium is not installed and cannot be installed here (need root and apt): the browser tests skip"
+	fi
+fi
 echo "== go vet, gofmt, go mod tidy, staticcheck"
 hack/lint.sh
 echo "== go test (PostgreSQL: ${MAAS_TEST_POSTGRES_URL:-not used})"

@@ -26,7 +26,6 @@ import (
 	"maasgo/region/metrics"
 	"maasgo/region/netlimit"
 	"maasgo/region/store"
-	"maasgo/region/userdata"
 )
 
 type serveOpts struct {
@@ -141,9 +140,10 @@ func serve(cmd *cobra.Command, o *dbOpts, so serveOpts) error {
 	}
 	reg := metrics.New(st)
 	handler := api.New(st, api.Options{Log: log, Metrics: reg, MaxBody: so.maxBody, MaxForm: so.maxForm, Version: version,
-		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads, UI: webUI(st, log)})
+		AgentDir: so.agentDir, IdleTimeout: so.idleTimeout, MaxHeavyDownloads: so.maxDownloads, UI: webUI(st, log),
+		MachineCA: tlsSt.machineCA})
 	srv := &http.Server{
-		Handler: userdata.WithCA(handler, tlsSt.machineCA),
+		Handler: handler,
 		// Headers must arrive within 30 s and hold at most 64 KiB; an idle keep-alive
 		// connection closes after 2 minutes. Bodies and responses are bounded per read and
 		// write by the handler (--idle-timeout, and the whole body by --max-body at 1 Mbit/s).

@@ -215,7 +215,7 @@ func (s *Server) serveLauncher(w http.ResponseWriter, r *http.Request) {
 			strings.Join(AgentArchitectures, ", ")))
 		return
 	}
-	body, err := userdata.Launcher(externalBase(r)+"/MAAS", userdata.Agent{Sums: sums, CA: userdata.RequestCA(r)})
+	body, err := userdata.Launcher(externalBase(r)+"/MAAS", userdata.Agent{Sums: sums, CA: s.machineCA()})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -71,7 +71,7 @@ func (s *Server) serveEnlistTree(w http.ResponseWriter, r *http.Request, segs []
 		answer = text("maas-enlisting-node")
 	case "user-data":
 		answer = func() (any, error) {
-			b, err := userdata.Enlistment(externalBase(r)+"/MAAS", userdata.Agent{Sums: s.agent.Sums(), CA: userdata.RequestCA(r)})
+			b, err := userdata.Enlistment(externalBase(r)+"/MAAS", userdata.Agent{Sums: s.agent.Sums(), CA: s.machineCA()})
 			if err != nil {
 				return nil, err
 			}
@@ -164,7 +164,7 @@ func (s *Server) enlistPreseed(w http.ResponseWriter, r *http.Request, systemID 
 	creds := fmt.Sprintf("    consumer_key: '%s'\n    token_key: '%s'\n    token_secret: '%s'\n", tok.ConsumerKey, tok.TokenKey, tok.TokenSecret)
 	fmt.Fprintf(&b, "    metadata_url: '%s/metadata/'\n%s", base, creds)
 	// The region's CA, which the enlisting agent checked it with, stays with the token.
-	if ca, err := userdata.CanonicalCA(userdata.RequestCA(r)); err == nil && ca != "" {
+	if ca, err := userdata.CanonicalCA(s.machineCA()); err == nil && ca != "" {
 		fmt.Fprintf(&b, "    tls_ca: |\n      %s\n", strings.ReplaceAll(strings.TrimSuffix(ca, "\n"), "\n", "\n      "))
 	}
 	fmt.Fprintf(&b, "reporting:\n  maas:\n    type: webhook\n    endpoint: '%s/metadata/status/%s'\n%s", base, systemID, creds)

@@ -248,7 +248,7 @@ func (s *Server) userData(req *request, m *store.Machine) (any, error) {
 			return err
 		}
 		gen, ok, err := userdata.For(userdata.Input{Machine: m, Token: req.token, URL: externalBase(req.r) + "/MAAS",
-			Agent: userdata.Agent{Sums: s.agent.Sums(), CA: userdata.RequestCA(req.r)}})
+			Agent: userdata.Agent{Sums: s.agent.Sums(), CA: s.machineCA()}})
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,9 @@ type Options struct {
 	MaxHeavyDownloads int
 	// Metrics, when set, records requests and signals and is served at /MAAS/metrics.
 	Metrics *metrics.Region
+	// MachineCA gives the authorities (PEM, "" for none) machines are told to check the
+	// region's certificate against: the launcher, user data and preseeds carry it.
+	MachineCA func() string
 	// UI, when set, serves the web interface under /MAAS/r/ (it authenticates its own
 	// callers); /MAAS/ then redirects browsers there.
 	UI http.Handler
@@ -89,6 +92,13 @@ func (s *Server) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.opts.Log
+}
+
+func (s *Server) machineCA() string {
+	if s.opts.MachineCA == nil {
+		return ""
+	}
+	return s.opts.MachineCA()
 }
 
 func (s *Server) now() time.Time {

@@ -83,7 +83,7 @@ func deleteTag(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		ms, err := tx.Machines(store.MachineFilter{})
+		ms, err := tx.Machines(store.MachineFilter{Tag: t.Name})
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func tagMachines(req *request) (any, error) {
 		if err != nil {
 			return err
 		}
-		ms, err := tx.Machines(store.MachineFilter{})
+		ms, err := tx.Machines(store.MachineFilter{Tag: t.Name})
 		if err != nil {
 			return err
 		}

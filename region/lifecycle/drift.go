@@ -41,12 +41,9 @@ func recordDrift(tx *store.Tx, m *store.Machine, r *store.ScriptResult, doc *sch
 	}
 	// A previous inventory derived again by a newer parser stands in for what was sent, so
 	// that what the parser changed is not taken for a change of the hardware.
-	data, ok, err := tx.ReparsedInventory(prev.ID)
+	data, err := StoredInventory(tx, prev)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		data = resultOutput(prev)
 	}
 	before, err := inventory.Parse(data)
 	if err != nil {
@@ -108,4 +105,20 @@ func ApplyReparsed(tx *store.Tx, m *store.Machine, inv *store.ScriptResult, doc 
 	}
 	return tx.AddEvent(&store.Event{NodeID: m.ID, Type: "Inventory re-parsed",
 		Description: driftSummary(changes, "inventory", "from reading the hardware snapshot again (the parser changed, not the hardware)")})
+}
+
+// StoredInventory is the inventory an inventory result stands for: the one a newer parser
+// derived again from its commissioning's snapshot (ApplyReparsed), else what the result sent.
+// r's output is read when r was loaded without it.
+func StoredInventory(tx *store.Tx, r *store.ScriptResult) ([]byte, error) {
+	data, ok, err := tx.ReparsedInventory(r.ID)
+	if err != nil || ok {
+		return data, err
+	}
+	if !r.HasOutput {
+		if r, err = tx.ScriptResultByID(r.ID, true); err != nil {
+			return nil, err
+		}
+	}
+	return ResultOutput(r), nil
 }

@@ -37,7 +37,7 @@ func Remaining(rs []RunScript, now time.Time) time.Duration {
 	}
 	batches := map[key]time.Duration{}
 	var total time.Duration
-	for i, r := range rs {
+	for _, r := range rs {
 		var left time.Duration
 		switch {
 		case !r.Status.Unfinished():
@@ -58,7 +58,6 @@ func Remaining(rs []RunScript, now time.Time) time.Duration {
 			}
 		default:
 			total += left // alone in its batch
-			_ = i
 			continue
 		}
 		batches[k] = max(batches[k], left)

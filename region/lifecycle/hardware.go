@@ -32,7 +32,7 @@ func applyReported(tx *store.Tx, m *store.Machine, r *store.ScriptResult) error 
 	if r.Status != wire.ScriptPassed {
 		return nil
 	}
-	out := resultOutput(r)
+	out := ResultOutput(r)
 	switch r.ScriptName {
 	case InventoryScript:
 		doc, err := inventory.Parse(out)

@@ -82,7 +82,7 @@ func reapplyNeighbours(tx *store.Tx, m *store.Machine) error {
 		if err != nil {
 			return err
 		}
-		doc, err := wire.DecodeNeighbours(resultOutput(full))
+		doc, err := wire.DecodeNeighbours(ResultOutput(full))
 		if err != nil {
 			return nil // it passed, so it was read when it arrived
 		}
@@ -92,9 +92,9 @@ func reapplyNeighbours(tx *store.Tx, m *store.Machine) error {
 	return nil
 }
 
-// resultOutput is what a result printed: its stdout, or its combined output when the
+// ResultOutput is what a result printed: its stdout, or its combined output when the
 // machine sent no stdout.
-func resultOutput(r *store.ScriptResult) []byte {
+func ResultOutput(r *store.ScriptResult) []byte {
 	if len(r.Stdout) > 0 {
 		return r.Stdout
 	}

@@ -82,16 +82,9 @@ func ProfileOfMachine(tx *store.Tx, m *store.Machine) (*inventory.Profile, error
 		if r.ScriptName != InventoryScript || r.Status != wire.ScriptPassed {
 			continue
 		}
-		data, ok, err := tx.ReparsedInventory(r.ID)
+		data, err := StoredInventory(tx, &r)
 		if err != nil {
 			return nil, err
-		}
-		if !ok {
-			full, err := tx.ScriptResultByID(r.ID, true)
-			if err != nil {
-				return nil, err
-			}
-			data = resultOutput(full)
 		}
 		facts, err := inventory.FromJSON(data)
 		if err != nil {

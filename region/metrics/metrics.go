@@ -32,6 +32,7 @@ type Region struct {
 	transactions *prometheus.HistogramVec
 	monitorRuns  prometheus.Counter
 	monitorFails prometheus.Counter
+	handler      http.Handler
 }
 
 // New builds the metrics of a region serving from st.
@@ -66,6 +67,7 @@ func New(st *store.Store) *Region {
 		&stateCollector{st: st},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = m.newHandler()
 	if st != nil {
 		st.ObserveTransactions(func(kind string, d time.Duration) {
 			m.transactions.WithLabelValues(kind).Observe(d.Seconds())
@@ -113,8 +115,10 @@ func codeClass(code int) string {
 }
 
 // Handler serves the metrics. When the metrics_token setting is not empty, a scrape must
-// send it as "Authorization: Bearer TOKEN".
-func (m *Region) Handler() http.Handler {
+// send it as "Authorization: Bearer TOKEN". At most two scrapes are answered at once.
+func (m *Region) Handler() http.Handler { return m.handler }
+
+func (m *Region) newHandler() http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 2,

@@ -99,14 +99,8 @@ func (p *Reparser) Machine(ctx context.Context, systemID string) (*Report, error
 		if inv == nil {
 			return nil
 		}
-		if doc, ok, err := tx.ReparsedInventory(inv.ID); err != nil {
-			return err
-		} else if ok {
-			stored = doc
-		} else {
-			stored = output(inv)
-		}
-		return nil
+		stored, err = lifecycle.StoredInventory(tx, inv)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("re-parse %s: %w", systemID, err)
@@ -117,7 +111,7 @@ func (p *Reparser) Machine(ctx context.Context, systemID string) (*Report, error
 	case inv == nil:
 		rep.Note = "its last commissioning sent no inventory"
 		return rep, nil
-	case snap == nil || len(output(snap)) == 0:
+	case snap == nil || len(lifecycle.ResultOutput(snap)) == 0:
 		rep.Note = "its last commissioning sent no hardware snapshot (a runner other than maas-run-scripts, or an older one)"
 		return rep, nil
 	}
@@ -126,7 +120,7 @@ func (p *Reparser) Machine(ctx context.Context, systemID string) (*Report, error
 		rep.Note = fmt.Sprintf("its stored inventory cannot be read: %v", err)
 		return rep, nil
 	}
-	doc, data, err := p.derive(ctx, output(snap), before)
+	doc, data, err := p.derive(ctx, lifecycle.ResultOutput(snap), before)
 	if err != nil {
 		return nil, fmt.Errorf("re-parse %s: %w", systemID, err)
 	}
@@ -163,14 +157,6 @@ func (p *Reparser) Machine(ctx context.Context, systemID string) (*Report, error
 }
 
 var errCommissioned = errors.New("commissioned again")
-
-// output is a result's standard output, else its combined output.
-func output(r *store.ScriptResult) []byte {
-	if len(r.Stdout) > 0 {
-		return r.Stdout
-	}
-	return r.Output
-}
 
 // derive runs the collectors over the unpacked snapshot and keeps what the commissioning
 // script added to the document (storage-extra, machine-extra).

@@ -228,8 +228,9 @@ type MachineFilter struct {
 	OwnerID   *int64
 	MACs      []string // machines with an interface of one of these (lower-case, colons)
 	Domains   []string
-	MinCPUs   int   // at least this many CPUs (0: any)
-	MinMemory int64 // at least this much memory, MiB (0: any)
+	MinCPUs   int    // at least this many CPUs (0: any)
+	MinMemory int64  // at least this much memory, MiB (0: any)
+	Tag       string // machines carrying this tag
 }
 
 // where gathers a query's conditions, joined with AND, and their arguments.
@@ -295,6 +296,12 @@ func (t *Tx) Machines(f MachineFilter) ([]Machine, error) {
 	}
 	if f.MinMemory > 0 {
 		w.add("m.memory >= ?", f.MinMemory)
+	}
+	if f.Tag != "" {
+		// tags is a JSON list of strings: the name between quotes, JSON-escaped, then LIKE-escaped.
+		q, _ := json.Marshal(f.Tag)
+		pat := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(string(q))
+		w.add(`m.tags LIKE ? ESCAPE '\'`, "%"+pat+"%")
 	}
 	return queryAll(t, "machines", scanMachine, machineSelect+w.clause()+" ORDER BY m.id", w.args...)
 }

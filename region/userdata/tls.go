@@ -1,10 +1,8 @@
 package userdata
 
 import (
-	"context"
 	"encoding/pem"
 	"fmt"
-	"net/http"
 
 	"maasgo/client"
 )
@@ -25,24 +23,4 @@ func CanonicalCA(caPEM string) (string, error) {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return string(out), nil
-}
-
-type caKey struct{}
-
-// WithCA serves h with the authorities ca returns (PEM, "" for none) attached to every
-// request, for the handlers that render user data and the launcher (RequestCA). The region
-// process knows which certificate it serves: maas-region serve wraps its API with it.
-func WithCA(h http.Handler, ca func() string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c := ca(); c != "" {
-			r = r.WithContext(context.WithValue(r.Context(), caKey{}, c))
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-// RequestCA is the CA WithCA attached to r, or "".
-func RequestCA(r *http.Request) string {
-	c, _ := r.Context().Value(caKey{}).(string)
-	return c
 }

@@ -1,8 +1,6 @@
 package userdata
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -116,18 +114,5 @@ func shellOK(t *testing.T, name, script string) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("shellcheck %s: %v\n%s", name, err, out)
 		}
-	}
-}
-
-func TestRequestCA(t *testing.T) {
-	var got []string
-	h := WithCA(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, RequestCA(r)) }),
-		func() string { return "the CA" })
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/MAAS/maas-run-scripts", nil))
-	none := WithCA(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, RequestCA(r)) }),
-		func() string { return "" })
-	none.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-	if len(got) != 2 || got[0] != "the CA" || got[1] != "" {
-		t.Errorf("RequestCA: %q", got)
 	}
 }
